@@ -1,0 +1,31 @@
+# Two entry points: `make demo` and `make test`. Each installs what it needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DEB_PACKAGES := postgresql postgresql-client mariadb-server mariadb-client redis-server redis-tools
+COLLECTION_LINK := $(VENV)/collections/ansible_collections/caretaker/maintenance
+
+.PHONY: deps system-deps venv demo demo-stop test sanity lint unit integration clean
+
+deps: system-deps venv
+
+system-deps: .make/system-deps
+.make/system-deps:
+	@mkdir -p .make
+	@if ! command -v /usr/lib/postgresql/15/bin/initdb >/dev/null || ! command -v mariadbd >/dev/null || ! command -v redis-server >/dev/null; then \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(DEB_PACKAGES); \
+	fi
+	@touch $@
+
+venv: $(BIN)/.installed $(COLLECTION_LINK)
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements-dev.txt
+	@touch $@
+$(COLLECTION_LINK):
+	@mkdir -p $(dir $@)
+	ln -sfn $(CURDIR) $@
