@@ -1,0 +1,123 @@
+"""Start or stop the demo stack in .demo/ of the checkout.
+
+    python -m demo.stack start|stop|status
+
+Real PostgreSQL, MariaDB and Redis servers, the MongoDB wire-protocol server and a
+tiny HTTP API, all on loopback at fixed ports so inventories/demo can name them.
+Passwords are random, kept in .demo/secrets/ (0600), and read by the inventory
+through a file lookup: they are never on a command line or in the inventory.
+"""
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.support import servers
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_DIR = ROOT / '.demo'
+PORTS = {'postgresql': 25432, 'mysql': 23306, 'redis': 26379, 'mongodb': 27117}
+APP_PORT = 28080
+
+
+def _write_secret(path, text):
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, 'w') as handle:
+        handle.write(text)
+
+
+def _app_pid_file():
+    return DEMO_DIR / 'app.pid'
+
+
+def _app_alive():
+    try:
+        pid = int(_app_pid_file().read_text())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+def _seed_logs(log_dir):
+    """Log files for the log roles to find: an access log with some errors and an app log."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    app_log = log_dir / 'app.log'
+    if not app_log.exists():
+        with app_log.open('w') as handle:
+            for n in range(200):
+                level = 'ERROR' if n % 25 == 0 else 'INFO'
+                handle.write('2026-01-01T00:%02d:%02dZ %s request %d handled\n' % (n // 60, n % 60, level, n))
+
+
+def start():
+    DEMO_DIR.mkdir(mode=0o700, exist_ok=True)
+    state = servers.load_state(DEMO_DIR) if (DEMO_DIR / 'state.json').exists() else {}
+    if state and all(server.alive() for server in state.values()):
+        print('datastores already running')
+    else:
+        if state:
+            servers.stop_all(DEMO_DIR)
+        started = servers.start_all(DEMO_DIR, ports=PORTS)
+        servers.save_state(DEMO_DIR, started)
+        for engine, server in started.items():
+            if server.password:
+                _write_secret(DEMO_DIR / 'secrets' / engine, server.password)
+    log_dir = DEMO_DIR / 'logs'
+    _seed_logs(log_dir)
+    if not _app_alive():
+        with open(log_dir / 'app-stderr.log', 'ab') as err:
+            app = subprocess.Popen(
+                [sys.executable, str(ROOT / 'demo' / 'app.py'), '--port', str(APP_PORT),
+                 '--access-log', str(log_dir / 'access.log')],
+                stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+        _app_pid_file().write_text(str(app.pid))
+        _wait_http(APP_PORT)
+    status()
+
+
+def _wait_http(port, timeout=15):
+    import urllib.request
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen('http://127.0.0.1:%d/health' % port, timeout=1).read()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit('demo API did not answer on 127.0.0.1:%d; see .demo/logs/app-stderr.log' % port)
+
+
+def stop():
+    pid = _app_alive()
+    if pid:
+        os.kill(pid, signal.SIGTERM)
+    _app_pid_file().unlink(missing_ok=True)
+    if (DEMO_DIR / 'state.json').exists():
+        servers.stop_all(DEMO_DIR)
+    print('demo stack stopped')
+
+
+def status():
+    if (DEMO_DIR / 'state.json').exists():
+        for engine, server in servers.load_state(DEMO_DIR).items():
+            print('%-11s 127.0.0.1:%-6d pid %-7d %s' % (engine, server.port, server.pid,
+                                                      'running' if server.alive() else 'stopped'))
+    pid = _app_alive()
+    print('%-11s 127.0.0.1:%-6d pid %-7s %s' % ('api', APP_PORT, pid or '-', 'running' if pid else 'stopped'))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('action', choices=['start', 'stop', 'status'])
+    action = parser.parse_args().action
+    {'start': start, 'stop': stop, 'status': status}[action]()
+
+
+if __name__ == '__main__':
+    main()
