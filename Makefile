@@ -29,3 +29,29 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 $(COLLECTION_LINK):
 	@mkdir -p $(dir $@)
 	ln -sfn $(CURDIR) $@
+
+# The demo stack lives in .demo/ and is stopped by process id with `make demo-stop`.
+demo: deps
+	$(BIN)/python -m demo.stack start
+	$(BIN)/ansible-playbook -i inventories/demo/hosts.yml playbooks/health.yml
+
+demo-stop:
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m demo.stack stop; fi
+
+# Whole suite: unit and integration tests against real servers, sanity, lint.
+test: deps unit integration sanity lint
+
+unit: deps
+	$(BIN)/python -m pytest -q tests/unit
+
+integration: deps
+	$(BIN)/python -m pytest -q tests/integration
+
+sanity: deps
+	tests/sanity/run.sh
+
+lint: deps
+	tests/sanity/lint.sh
+
+clean: demo-stop
+	rm -rf $(VENV) .make tests/output
