@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-DEB_PACKAGES := postgresql postgresql-client mariadb-server mariadb-client redis-server redis-tools
+DEB_PACKAGES := postgresql postgresql-client mariadb-server mariadb-client redis-server redis-tools \
+	python3-venv git
 COLLECTION_LINK := $(VENV)/collections/ansible_collections/caretaker/maintenance
 
 .PHONY: deps system-deps venv demo demo-stop test sanity lint unit integration clean
@@ -14,7 +15,9 @@ deps: system-deps venv
 system-deps: .make/system-deps
 .make/system-deps:
 	@mkdir -p .make
-	@if ! command -v /usr/lib/postgresql/15/bin/initdb >/dev/null || ! command -v mariadbd >/dev/null || ! command -v redis-server >/dev/null; then \
+	@if ! [ -x /usr/lib/postgresql/15/bin/initdb ] || ! command -v mariadbd >/dev/null \
+	    || ! command -v redis-server >/dev/null || ! command -v git >/dev/null \
+	    || ! $(PYTHON) -c 'import ensurepip, venv' 2>/dev/null; then \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(DEB_PACKAGES); \
 	fi

@@ -65,10 +65,11 @@ def run_playbook(playbook, inventory='localhost,', check=False, diff=False, extr
     return PlaybookRun(proc, data)
 
 
-def run_tasks(tasks, check=False, diff=False, **kwargs):
+def run_tasks(tasks, check=False, diff=False, play_options=None, **kwargs):
     """Run a list of task dicts in one play on localhost from a 0600 temp playbook
-    (task arguments may hold passwords, so they go in a file, never on argv)."""
-    play = [{'name': 'test', 'hosts': 'localhost', 'gather_facts': False, 'tasks': tasks}]
+    (task arguments may hold passwords, so they go in a file, never on argv).
+    ``play_options`` adds play keywords such as module_defaults."""
+    play = [dict({'name': 'test', 'hosts': 'localhost', 'gather_facts': False, 'tasks': tasks}, **(play_options or {}))]
     with tempfile.TemporaryDirectory(prefix='caretaker-play-') as tmp:
         path = Path(tmp) / 'play.yml'
         fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)

@@ -320,7 +320,7 @@ def _pg_identity() -> dict:
 def start_postgresql(base_dir, port=None, password=None) -> Server:
     port = port or free_port()
     password = password or _new_password()
-    home = _fresh_dir(Path(base_dir) / "postgresql")
+    home = _fresh_dir(Path(base_dir).resolve() / "postgresql")
     identity = _pg_identity()
     scratch = None
     if identity:
@@ -378,7 +378,7 @@ def _initdb(datadir: Path, password: str, identity: dict) -> None:
                 "-A", "scram-sha-256", f"--pwfile={pwfile}",
                 "-E", "UTF8", "--locale=C", "--no-sync",
             ],
-            cwd=datadir.parent,  # initdb chdirs back here; root's $HOME is closed
+            cwd=datadir.parent,  # as `postgres` it may not be able to enter our cwd
             **identity,
         )
     finally:
@@ -400,7 +400,7 @@ def _psql(server: Server, sql: str) -> str:
 def start_mariadb(base_dir, port=None, password=None) -> Server:
     port = port or free_port()
     password = password or _new_password()
-    home = _fresh_dir(Path(base_dir) / "mysql")
+    home = _fresh_dir(Path(base_dir).resolve() / "mysql")
     datadir, sock, log_path = home / "data", home / "mysqld.sock", home / "error.log"
     is_root = os.geteuid() == 0
     run_as = pwd.getpwuid(os.geteuid()).pw_name
@@ -437,8 +437,10 @@ def start_mariadb(base_dir, port=None, password=None) -> Server:
 
 def _mariadb_setup(server: Server) -> None:
     pw, db = _quote(server.password), server.database
+    # install-db's "normal" root accounts other than localhost have no password;
+    # they are unreachable with this bind address and skip-name-resolve, but go.
     sql = f"""
-        DROP USER IF EXISTS ''@'localhost';
+        DROP USER IF EXISTS ''@'localhost', 'root'@'::1', 'root'@{_quote(socket.gethostname())};
         ALTER USER 'root'@'localhost' IDENTIFIED BY {pw};
         CREATE OR REPLACE USER 'root'@'{HOST}' IDENTIFIED BY {pw};
         GRANT ALL PRIVILEGES ON *.* TO 'root'@'{HOST}' WITH GRANT OPTION;
@@ -468,7 +470,7 @@ def _mariadb_check_tcp(server: Server, home: Path) -> None:
 def start_redis(base_dir, port=None, password=None) -> Server:
     port = port or free_port()
     password = password or _new_password()
-    home = _fresh_dir(Path(base_dir) / "redis")
+    home = _fresh_dir(Path(base_dir).resolve() / "redis")
     log_path = home / "redis.log"
     # requirepass would be visible in /proc/<pid>/cmdline, so all of it goes here.
     conf = _write_secret(home / "redis.conf", "\n".join([
@@ -507,7 +509,7 @@ def _nx_executable() -> str:
 
 def start_mongodb(base_dir, port=None) -> Server:
     port = port or free_port()
-    home = _fresh_dir(Path(base_dir) / "mongodb")
+    home = _fresh_dir(Path(base_dir).resolve() / "mongodb")
     datadir = home / "data"
     datadir.mkdir()
     log_path = home / "server.log"
