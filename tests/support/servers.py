@@ -590,17 +590,28 @@ def start_all(base_dir, ports=None, password=None) -> dict:
     }
     with ThreadPoolExecutor(max_workers=len(starters)) as pool:
         futures = {engine: pool.submit(start) for engine, start in starters.items()}
-    started, errors = {}, []
-    for engine, future in futures.items():
         try:
-            started[engine] = future.result()
-        except Exception as exc:  # noqa: BLE001 - re-raised below
-            errors.append(exc)
+            started, errors = _outcomes(futures)
+        except BaseException:  # Ctrl-C while waiting: the threads still finish
+            for server in _outcomes(futures)[0].values():
+                server.stop()
+            raise
     if errors:
         for server in started.values():
             server.stop()
         raise errors[0]
     return started
+
+
+def _outcomes(futures: dict) -> tuple[dict, list]:
+    """Wait for every start; split into servers that came up and exceptions."""
+    started, errors = {}, []
+    for engine, future in futures.items():
+        try:
+            started[engine] = future.result()
+        except Exception as exc:  # noqa: BLE001 - the caller re-raises
+            errors.append(exc)
+    return started, errors
 
 
 def _state_path(base_dir) -> Path:
