@@ -115,9 +115,28 @@ class Engine(object):
     def port(self):
         return self.conn.port or self.default_port
 
+    # Driver messages that do not say what to do, and the fix an operator needs.
+    HINTS = (
+        ('connection refused', 'nothing listens there: is the server running, and are login_host and login_port right?'),
+        ('timed out', 'no answer within connect_timeout: check the host, the port and any firewall'),
+        ('timeout expired', 'no answer within connect_timeout: check the host, the port and any firewall'),
+        ('name or service not known', 'the host name does not resolve: check login_host'),
+        ('password authentication failed', 'wrong login_user or login_password'),
+        ('no password supplied', 'the server requires a password: set login_password'),
+        ('access denied for user', 'wrong login_user or login_password, or the user may not log in from this host'),
+    )
+
+    def describe(self, exc):
+        """The driver's message on one line; backends trim what only adds noise."""
+        return ' '.join(('%s' % (exc,)).split()) or exc.__class__.__name__
+
     def error(self, action, exc):
-        text = '%s' % (exc,)
-        text = ' '.join(text.split()) or exc.__class__.__name__
+        text = self.describe(exc)
+        lowered = text.lower()
+        for pattern, hint in self.HINTS:
+            if pattern in lowered:
+                text = '%s (%s)' % (text, hint)
+                break
         return EngineError(scrub('%s: %s: %s' % (self.label, action, text), self.conn.secrets()))
 
     def __enter__(self):

@@ -30,6 +30,11 @@ class MongoDBEngine(Engine):
         if not HAS_PYMONGO:
             raise MissingDriver(self.library, self.name, PYMONGO_IMPORT_ERROR)
 
+    def describe(self, exc):
+        # pymongo appends its whole topology description; the first clause says it all.
+        text = super(MongoDBEngine, self).describe(exc)
+        return text.split(' (configured timeouts')[0].split(', Timeout: ')[0]
+
     def _connect(self):
         conn = self.conn
         timeout_ms = int(conn.connect_timeout * 1000)

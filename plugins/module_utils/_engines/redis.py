@@ -14,6 +14,8 @@ from ansible_collections.caretaker.maintenance.plugins.module_utils._engines.bas
 
 try:
     import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
     HAS_REDIS = True
     REDIS_IMPORT_ERROR = None
 except ImportError:
@@ -25,6 +27,12 @@ class RedisEngine(Engine):
     name = 'redis'
     default_port = 6379
     library = 'redis'
+
+    HINTS = (
+        ('hello must be called', 'the server requires a password: set login_password'),
+        ('noauth', 'the server requires a password: set login_password'),
+        ('invalid username-password', 'wrong login_password (or login_user for an ACL user)'),
+    ) + Engine.HINTS
 
     def require_driver(self):
         if not HAS_REDIS:
@@ -39,6 +47,9 @@ class RedisEngine(Engine):
             'socket_connect_timeout': conn.connect_timeout,
             'socket_timeout': conn.connect_timeout * 6,
             'decode_responses': True,
+            # redis-py 8 retries failed logins with backoff by default: a wrong password
+            # would cost seconds per target. A health check wants the first answer.
+            'retry': Retry(NoBackoff(), 0),
         }
         if conn.unix_socket:
             params['unix_socket_path'] = conn.unix_socket

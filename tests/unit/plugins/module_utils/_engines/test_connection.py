@@ -68,3 +68,16 @@ def test_errors_scrub_the_password():
 def test_unknown_engine_is_a_clear_error():
     with pytest.raises(ValueError, match='engine .oracle. is not supported'):
         get_engine(base.ConnectionSpec('oracle'))
+
+
+@pytest.mark.parametrize('engine, message, hint', [
+    ('postgresql', 'Connection refused', 'nothing listens there'),
+    ('mysql', "(1045, \"Access denied for user 'root'@'10.0.0.1'\")", 'wrong login_user or login_password'),
+    ('redis', 'HELLO must be called with the client already authenticated', 'set login_password'),
+    ('mongodb', '127.0.0.1:1: [Errno 111] Connection refused (configured timeouts: x), Timeout: 5.0s, Topology',
+     'nothing listens there'),
+])
+def test_errors_carry_a_hint_with_the_fix(engine, message, hint):
+    error = str(get_engine(base.ConnectionSpec(engine)).error('cannot connect', Exception(message)))
+    assert hint in error
+    assert 'Topology' not in error
