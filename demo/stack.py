@@ -106,8 +106,8 @@ def stop():
 def status():
     if (DEMO_DIR / 'state.json').exists():
         for engine, server in servers.load_state(DEMO_DIR).items():
-            print('%-11s 127.0.0.1:%-6d pid %-7d %s' % (engine, server.port, server.pid,
-                                                      'running' if server.alive() else 'stopped'))
+            state = 'running' if server.alive() else 'stopped'
+            print('%-11s 127.0.0.1:%-6d pid %-7d %s' % (engine, server.port, server.pid, state))
     pid = _app_alive()
     print('%-11s 127.0.0.1:%-6d pid %-7s %s' % ('api', APP_PORT, pid or '-', 'running' if pid else 'stopped'))
 

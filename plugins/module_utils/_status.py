@@ -148,7 +148,6 @@ def should_fail(status, fail_on):
     return rank(status) >= rank(fail_on)
 
 
-
 def parse_thresholds(defaults, value, option='thresholds'):
     """Check a user's ``thresholds`` dict against the known signals and return it
     with numbers as floats. Raises ValueError naming the option and the fix."""

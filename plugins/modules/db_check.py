@@ -25,7 +25,7 @@ description:
     detail names host and port and the driver's error. The password never appears.
   - Read-only. Never reports C(changed).
 author:
-  - caretaker maintainers
+  - Caretaker Maintainers (@caretaker)
 extends_documentation_fragment:
   - caretaker.maintenance.connection
 attributes:

@@ -47,7 +47,7 @@ def test_healthy_server_is_ok(healthy):
 
 
 def test_versions_are_the_real_servers(pg_server, mysql_server, redis_server):
-    result, _ = run_module(MODULE, {'targets': [pg_server.target(), mysql_server.target(), redis_server.target()]})
+    result = run_module(MODULE, {'targets': [pg_server.target(), mysql_server.target(), redis_server.target()]})[0]
     versions = [item['value'] for item in result['checks'] if item['signal'] == 'version']
     assert versions[0].startswith('15.')
     assert 'MariaDB' in versions[1]
@@ -105,14 +105,17 @@ def _hold_query(connect, sql, ready):
 def test_long_running_postgres_query_is_reported(pg_server):
     import psycopg2
     ready = threading.Event()
-    connect = lambda: psycopg2.connect(host='127.0.0.1', port=pg_server.port, user='postgres',  # noqa: E731
-                                       password=pg_server.password, dbname=pg_server.database)
+
+    def connect():
+        return psycopg2.connect(host='127.0.0.1', port=pg_server.port, user='postgres',
+                                password=pg_server.password, dbname=pg_server.database)
+
     worker = threading.Thread(target=_hold_query, args=(connect, 'SELECT pg_sleep(60) /* held-open */', ready))
     worker.start()
     try:
         ready.wait(10)
         time.sleep(2.5)
-        result, _ = run_module(MODULE, dict(pg_server.target(), long_query_seconds=2, fail_on='never'))
+        result = run_module(MODULE, dict(pg_server.target(), long_query_seconds=2, fail_on='never'))[0]
         item = by_signal(result)['long_queries']
         assert item['value'] == 1 and item['status'] == 'warning'
         assert 'pg_sleep(60)' in item['queries'][0]['query']
@@ -131,14 +134,17 @@ def test_long_running_postgres_query_is_reported(pg_server):
 def test_long_running_mysql_statement_is_reported(mysql_server):
     import pymysql
     ready = threading.Event()
-    connect = lambda: pymysql.connect(host='127.0.0.1', port=mysql_server.port, user=mysql_server.user,  # noqa: E731
-                                      password=mysql_server.password, database=mysql_server.database)
+
+    def connect():
+        return pymysql.connect(host='127.0.0.1', port=mysql_server.port, user=mysql_server.user,
+                               password=mysql_server.password, database=mysql_server.database)
+
     worker = threading.Thread(target=_hold_query, args=(connect, 'SELECT SLEEP(60) AS held_open', ready))
     worker.start()
     try:
         ready.wait(10)
         time.sleep(2.5)
-        result, _ = run_module(MODULE, dict(mysql_server.target(), long_query_seconds=2, fail_on='never'))
+        result = run_module(MODULE, dict(mysql_server.target(), long_query_seconds=2, fail_on='never'))[0]
         item = by_signal(result)['long_queries']
         assert item['value'] == 1 and item['status'] == 'warning'
         assert 'SLEEP(60)' in item['queries'][0]['query']
@@ -157,9 +163,9 @@ def test_postgres_connections_cross_warning_and_critical(pg_server, held, expect
     """max_connections is 20: the check's own connection plus `held` others."""
     import psycopg2
     conns = [psycopg2.connect(host='127.0.0.1', port=pg_server.port, user='postgres',
-                              password=pg_server.password, dbname=pg_server.database) for _ in range(held)]
+                              password=pg_server.password, dbname=pg_server.database) for _unused in range(held)]
     try:
-        result, _ = run_module(MODULE, dict(pg_server.target(), fail_on='never'))
+        result = run_module(MODULE, dict(pg_server.target(), fail_on='never'))[0]
     finally:
         for conn in conns:
             conn.close()
@@ -171,14 +177,14 @@ def test_postgres_connections_cross_warning_and_critical(pg_server, held, expect
 
 
 def test_task_and_target_thresholds(redis_server, mysql_server):
-    result, _ = run_module(MODULE, {
+    result = run_module(MODULE, {
         'thresholds': {'latency': {'warning': 0}},
         'targets': [
             redis_server.target(),
             dict(mysql_server.target(), thresholds={'latency': {'warning': 0, 'critical': 0}}),
         ],
         'fail_on': 'never',
-    })
+    })[0]
     latency = [item for item in result['checks'] if item['signal'] == 'latency']
     assert [item['status'] for item in latency] == ['warning', 'critical']
     assert latency[1]['threshold'] == {'warning': 0, 'critical': 0, 'direction': 'above'}

@@ -56,7 +56,7 @@ def run_playbook(playbook, inventory='localhost,', check=False, diff=False, extr
     if diff:
         cmd.append('--diff')
     cmd += list(extra_args)
-    proc = subprocess.run(cmd, cwd=str(ROOT), env=ansible_env(env), capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(cmd, cwd=str(ROOT), env=ansible_env(env), capture_output=True, text=True, check=False, timeout=timeout)
     try:
         data = json.loads(proc.stdout)
     except ValueError:

@@ -539,7 +539,7 @@ def _mongo_hello(port: int) -> bool:
         with socket.create_connection((HOST, port), timeout=2) as sock:
             sock.sendall(message)
             header = _recv_exact(sock, 16)
-            length, _, _, opcode = struct.unpack("<iiii", header)
+            length, _request_id, _response_to, opcode = struct.unpack("<iiii", header)
             reply = _recv_exact(sock, length - 16)
     except (OSError, struct.error):
         return False
@@ -654,7 +654,7 @@ _PORT_ALIASES = {
 def _parse_ports(text: str) -> dict:
     ports = {}
     for item in filter(None, text.split(",")):
-        name, _, value = item.partition("=")
+        name, _sep, value = item.partition("=")
         engine = _PORT_ALIASES.get(name.strip(), name.strip())
         if engine not in ENGINES or not value.strip().isdigit():
             raise argparse.ArgumentTypeError(f"bad port spec {item!r}; e.g. pg=25432,mysql=23306")
