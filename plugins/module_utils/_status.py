@@ -185,3 +185,16 @@ def resolve_thresholds(defaults, *overrides):
         for key, limits in (override or {}).items():
             resolved[key] = resolved[key].merged(limits)
     return resolved
+
+
+def status_argument_spec():
+    """Options every check module shares (doc fragment caretaker.maintenance.status)."""
+    return dict(fail_on=dict(type='str', choices=list(FAIL_ON_CHOICES), default='critical'))
+
+
+def exit_with_status(module, result):
+    """End a check module: fail when the worst status reaches ``fail_on``, with every
+    item still in the result; otherwise exit with it."""
+    if should_fail(result['status'], module.params['fail_on']):
+        module.fail_json(**result)
+    module.exit_json(**result)

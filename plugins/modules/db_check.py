@@ -28,13 +28,7 @@ author:
   - Caretaker Maintainers (@caretaker)
 extends_documentation_fragment:
   - caretaker.maintenance.connection
-attributes:
-  check_mode:
-    support: full
-    description: Runs the same read-only checks in check mode.
-  diff_mode:
-    support: none
-    description: Nothing is changed, so there is nothing to diff.
+  - caretaker.maintenance.status
 options:
   targets:
     description:
@@ -110,13 +104,6 @@ options:
       - "C(rejected_connections): Redis connections refused since start; default warning 1."
       - "C(hit_ratio): Redis keyspace hit ratio, percent, lower is worse; no default limits."
     type: dict
-  fail_on:
-    description:
-      - Fail the task when the worst status reaches this level, after every item is returned.
-      - V(critical) also fails on V(unknown), which ranks above it. V(never) only reports.
-    type: str
-    choices: [critical, warning, never]
-    default: critical
 seealso:
   - module: community.postgresql.postgresql_info
   - module: community.mysql.mysql_info
@@ -221,7 +208,7 @@ from ansible_collections.caretaker.maintenance.plugins.module_utils._engines.con
     ConnectionOptionError, connection_argument_spec, connection_specs, targets_argument_spec)
 from ansible_collections.caretaker.maintenance.plugins.module_utils._engines.registry import get_engine
 from ansible_collections.caretaker.maintenance.plugins.module_utils._status import (
-    FAIL_ON_CHOICES, parse_thresholds, should_fail)
+    exit_with_status, parse_thresholds, status_argument_spec)
 
 
 def argument_spec():
@@ -230,8 +217,8 @@ def argument_spec():
     spec.update(
         long_query_seconds=dict(type='int', default=300),
         thresholds=dict(type='dict'),
-        fail_on=dict(type='str', choices=list(FAIL_ON_CHOICES), default='critical'),
     )
+    spec.update(status_argument_spec())
     return spec
 
 
@@ -258,9 +245,7 @@ def main():
     except ValueError as exc:
         module.fail_json(msg='%s' % exc)
     result = run_checks(specs, params['long_query_seconds'], task_thresholds, per_target)
-    if should_fail(result['status'], params['fail_on']):
-        module.fail_json(**result)
-    module.exit_json(**result)
+    exit_with_status(module, result)
 
 
 if __name__ == '__main__':
