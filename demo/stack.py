@@ -74,7 +74,7 @@ def start():
         with open(log_dir / 'app-stderr.log', 'ab') as err:
             app = subprocess.Popen(
                 [sys.executable, str(ROOT / 'demo' / 'app.py'), '--port', str(APP_PORT),
-                 '--access-log', str(log_dir / 'access.log')],
+                 '--access-log', str(log_dir / 'access.log'), '--alerts-log', str(DEMO_DIR / 'alerts.jsonl')],
                 stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
         _app_pid_file().write_text(str(app.pid))
         _wait_http(APP_PORT)
