@@ -208,7 +208,7 @@ from ansible_collections.caretaker.maintenance.plugins.module_utils._engines.con
     ConnectionOptionError, connection_argument_spec, connection_specs, targets_argument_spec)
 from ansible_collections.caretaker.maintenance.plugins.module_utils._engines.registry import get_engine
 from ansible_collections.caretaker.maintenance.plugins.module_utils._status import (
-    exit_with_status, parse_thresholds, status_argument_spec)
+    exit_with_status, parse_thresholds, resolve_thresholds, status_argument_spec)
 
 
 def argument_spec():
@@ -240,7 +240,9 @@ def main():
 
     try:
         task_thresholds = parse_thresholds(DEFAULT_THRESHOLDS, params['thresholds'])
-        per_target = [parse_thresholds(DEFAULT_THRESHOLDS, target.get('thresholds'), 'targets[%d].thresholds' % index)
+        # A target's limits are checked against the task-level ones they override.
+        task_level = resolve_thresholds(DEFAULT_THRESHOLDS, task_thresholds)
+        per_target = [parse_thresholds(task_level, target.get('thresholds'), 'targets[%d].thresholds' % index)
                       for index, target in enumerate(params['targets'] or [])] or [None]
     except ValueError as exc:
         module.fail_json(msg='%s' % exc)

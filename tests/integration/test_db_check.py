@@ -191,6 +191,16 @@ def test_task_and_target_thresholds(redis_server, mysql_server):
     assert result['status'] == 'critical'
 
 
+def test_target_limits_are_checked_against_task_limits(redis_server):
+    result, run = run_module(MODULE, {
+        'thresholds': {'connections': {'warning': 50, 'critical': 60}},
+        'targets': [dict(redis_server.target(), thresholds={'connections': {'critical': 55}})],
+    })
+    assert run.returncode == 0, result.get('msg')
+    item = by_signal(result)['connections']
+    assert item['threshold'] == {'warning': 50, 'critical': 55, 'direction': 'above'}
+
+
 def test_fail_on_warning(redis_server):
     result, run = run_module(MODULE, dict(redis_server.target(), thresholds={'latency': {'warning': 0}},
                                           fail_on='warning'))
