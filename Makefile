@@ -13,7 +13,7 @@ COLLECTION_LINK := $(VENV)/collections/ansible_collections/caretaker/maintenance
 deps: system-deps venv
 
 system-deps: .make/system-deps
-.make/system-deps:
+.make/system-deps: Makefile
 	@mkdir -p .make
 	@if ! [ -x /usr/lib/postgresql/15/bin/initdb ] || ! command -v mariadbd >/dev/null \
 	    || ! command -v redis-server >/dev/null || ! command -v git >/dev/null || ! command -v shellcheck >/dev/null \
