@@ -8,7 +8,7 @@ DEB_PACKAGES := postgresql postgresql-client mariadb-server mariadb-client redis
 	python3-venv git shellcheck docker.io debootstrap
 COLLECTION_LINK := $(VENV)/collections/ansible_collections/caretaker/maintenance
 
-.PHONY: deps system-deps venv demo demo-stop test sanity lint unit integration clean
+.PHONY: deps system-deps venv demo demo-stop test sanity lint unit integration bench clean
 
 deps: system-deps venv
 
@@ -56,6 +56,12 @@ sanity: deps
 
 lint: deps
 	tests/sanity/lint.sh
+
+# Benchmarks against peers (never part of make test): figures, not pass/fail.
+bench: deps
+	@[ -x /usr/lib/nagios/plugins/check_http ] || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends monitoring-plugins-basic; }
+	$(BIN)/python tests/bench/bench_http_check.py
 
 clean: demo-stop
 	rm -rf $(VENV) .make tests/output

@@ -57,7 +57,7 @@ def check_target(conn, long_query_seconds, task_thresholds, target_thresholds=No
                                          target=label, signal=signal.key, **extra)
                 items.append(item)
     except EngineError as exc:
-        items.append(check_item('%s reachable' % label, CRITICAL, detail='%s' % exc, target=label,
+        items.append(check_item('%s reachable' % label, CRITICAL, detail=getattr(exc, 'reason', '%s' % exc), target=label,
                                 signal='reachable'))
     return items
 

@@ -63,8 +63,9 @@ def test_stopped_server_is_critical_and_fails_the_task(engine, stopped_target):
     assert result['status'] == 'critical'
     [item] = result['checks']
     assert item['signal'] == 'reachable' and item['status'] == 'critical'
-    assert '127.0.0.1:%d' % target['login_port'] in item['detail']
-    assert 'cannot connect' in item['detail']
+    assert '127.0.0.1:%d' % target['login_port'] in item['name']
+    assert '127.0.0.1:%d' % target['login_port'] in result['msg']
+    assert item['detail'].startswith('cannot connect: ')
     assert 'Traceback' not in run.stdout
 
 
@@ -83,7 +84,7 @@ def test_wrong_password_is_critical_without_the_password(fixture, request):
     assert result['status'] == 'critical'
     [item] = result['checks']
     assert item['signal'] == 'reachable'
-    assert '127.0.0.1:%d' % server.port in item['detail']
+    assert '127.0.0.1:%d' % server.port in result['msg']
     assert any(word in item['detail'].lower() for word in ('password', 'denied', 'auth', 'wrongpass'))
     output = run.stdout + run.stderr
     assert wrong not in output and server.password not in output

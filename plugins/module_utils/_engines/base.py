@@ -137,7 +137,10 @@ class Engine(object):
             if pattern in lowered:
                 text = '%s (%s)' % (text, hint)
                 break
-        return EngineError(scrub('%s: %s: %s' % (self.label, action, text), self.conn.secrets()))
+        reason = scrub('%s: %s' % (action, text), self.conn.secrets())
+        error = EngineError('%s: %s' % (self.label, reason))
+        error.reason = reason  # the same without the target label, for items already named by it
+        return error
 
     def __enter__(self):
         self.connect()
