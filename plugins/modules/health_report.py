@@ -84,7 +84,7 @@ EXAMPLES = r'''
     host: "{{ inventory_hostname }}"
     results:
       - "{{ api }}"
-    state_file: /var/lib/caretaker/health-state.json
+    state_file: "{{ caretaker_state_dir }}/health-state.json"
   register: health
 
 - name: Tell the team channel
@@ -99,7 +99,7 @@ EXAMPLES = r'''
 - name: Record the alert as delivered
   caretaker.maintenance.health_report:
     host: "{{ inventory_hostname }}"
-    state_file: /var/lib/caretaker/health-state.json
+    state_file: "{{ caretaker_state_dir }}/health-state.json"
     acknowledge: "{{ health.alert }}"
   when: health.alert.send
 '''

@@ -127,3 +127,26 @@ def test_http_resources_and_missing_unit_combine_into_one_status(tmp_path, hooks
     assert report['checks'][-1]['status'] == 'critical'
     assert report['status'] == 'critical'
     assert report['lines'][0] == 'localhost is critical (%d checks)' % len(names)
+
+
+def test_health_report_examples_run_as_written(tmp_path, hooks):
+    """The EXAMPLES probe http://127.0.0.1:8080/health: serve it there."""
+    import yaml
+    from ansible_collections.caretaker.maintenance.plugins.modules import health_report
+    from tests.support.http_fixtures import AppServer, port_is_free
+    from tests.support.playbook import run_tasks
+    if not port_is_free(8080):
+        pytest.skip('127.0.0.1:8080, which the EXAMPLES use, is busy on this machine')
+    api = AppServer(port=8080)
+    try:
+        variables = {'vault_slack_webhook_url': hooks.url('/slack'), 'caretaker_state_dir': str(tmp_path)}
+        tasks = yaml.safe_load(health_report.EXAMPLES)
+        run = run_tasks([{'name': 'variables', 'ansible.builtin.set_fact': variables}] + tasks)
+    finally:
+        api.stop()
+    assert run.returncode == 0, run.stdout[-3000:]
+    report = run.task(2)
+    assert report['status'] == 'ok' and report['alert'] == {'send': False, 'reason': None}
+    assert report['changed'] is True  # the first run records the host's status
+    assert (tmp_path / 'health-state.json').exists()
+    assert run.task(3).get('skipped') and run.task(4).get('skipped')
