@@ -54,7 +54,7 @@ def test_alert_once_then_quiet_then_recovery(tmp_path, hooks, base_vars):
     first = run_health(tmp_path, variables)
     assert first.returncode != 0  # critical reaches the default health_fail_on
     assert report_of(first)['status'] == 'critical'
-    assert [path for path, _ in hooks.posts] == ['/slack', '/generic']
+    assert [path for path, _body in hooks.posts] == ['/slack', '/generic']
     slack = hooks.posts[0][1]
     assert set(slack) == {'text'}
     assert slack['text'].startswith('[CRITICAL] localhost is critical: 1 check not ok')
@@ -76,7 +76,7 @@ def test_alert_once_then_quiet_then_recovery(tmp_path, hooks, base_vars):
         redis.stop()
     assert third.returncode == 0
     assert report_of(third)['status'] == 'ok'
-    assert [body.get('text') for _, body in hooks.posts[2:]] == ['[RECOVERED] localhost is ok again (was critical)'] * 2
+    assert [body.get('text') for _path, body in hooks.posts[2:]] == ['[RECOVERED] localhost is ok again (was critical)'] * 2
     assert redis.password not in third.stdout
 
 
