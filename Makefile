@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PACKAGES := postgresql postgresql-client mariadb-server mariadb-client redis-server redis-tools \
-	python3-venv git shellcheck docker.io debootstrap
+	python3-venv git shellcheck docker.io debootstrap age zstd
 COLLECTION_LINK := $(VENV)/collections/ansible_collections/caretaker/maintenance
 
 .PHONY: deps system-deps venv demo demo-stop test sanity lint unit integration bench clean
@@ -18,6 +18,7 @@ system-deps: .make/system-deps
 	@if ! [ -x /usr/lib/postgresql/15/bin/initdb ] || ! command -v mariadbd >/dev/null \
 	    || ! command -v redis-server >/dev/null || ! command -v git >/dev/null || ! command -v shellcheck >/dev/null \
 	    || ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null \
+	    || ! command -v age >/dev/null || ! command -v zstd >/dev/null \
 	    || ! $(PYTHON) -c 'import ensurepip, venv' 2>/dev/null; then \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(DEB_PACKAGES); \
@@ -38,6 +39,7 @@ $(COLLECTION_LINK):
 demo: deps
 	$(BIN)/python -m demo.stack start
 	$(BIN)/ansible-playbook -i inventories/demo/hosts.yml playbooks/health.yml
+	$(BIN)/ansible-playbook -i inventories/demo/hosts.yml playbooks/daily.yml
 
 demo-stop:
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -m demo.stack stop; fi

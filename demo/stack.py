@@ -44,6 +44,37 @@ def _app_alive():
         return None
 
 
+def _seed_data(started):
+    """A little application data in each datastore, so backups have something to hold."""
+    import psycopg2
+    import pymongo
+    import pymysql
+    import redis
+    pg, my, rd = started['postgresql'], started['mysql'], started['redis']
+    with psycopg2.connect(host=pg.host, port=pg.port, user=pg.user, password=pg.password, dbname=pg.database) as conn:
+        with conn.cursor() as cur:
+            cur.execute('CREATE TABLE IF NOT EXISTS appointments (id serial PRIMARY KEY, patient text,'
+                        ' starts_at timestamptz, status text)')
+            cur.execute("INSERT INTO appointments (patient, starts_at, status) SELECT 'patient ' || n,"
+                        " now() - n * interval '1 day', (ARRAY['booked','done','cancelled'])[1 + n % 3]"
+                        " FROM generate_series(1, 500) AS n")
+    conn = pymysql.connect(host=my.host, port=my.port, user=my.user, password=my.password, database=my.database,
+                           autocommit=True)
+    with conn.cursor() as cur:
+        cur.execute('CREATE TABLE IF NOT EXISTS sessions (id INT AUTO_INCREMENT PRIMARY KEY,'
+                    ' token VARCHAR(64), last_seen DATETIME)')
+        cur.executemany('INSERT INTO sessions (token, last_seen) VALUES (%s, NOW() - INTERVAL %s DAY)',
+                        [('token-%d' % n, n) for n in range(300)])
+    conn.close()
+    cache = redis.Redis(host=rd.host, port=rd.port, password=rd.password)
+    for n in range(200):
+        cache.set('cache:item:%d' % n, 'value %d' % n, ex=86400 if n % 2 else None)
+    cache.close()
+    mongo = pymongo.MongoClient('127.0.0.1', started['mongodb'].port, directConnection=True)
+    mongo.appdb.deliveries.insert_many([{'n': n, 'status': 'delivered' if n % 4 else 'pending'} for n in range(400)])
+    mongo.close()
+
+
 def _seed_logs(log_dir):
     """Log files for the log roles to find: an access log with some errors and an app log."""
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -68,6 +99,7 @@ def start():
         for engine, server in started.items():
             if server.password:
                 _write_secret(DEMO_DIR / 'secrets' / engine, server.password)
+        _seed_data(started)
     log_dir = DEMO_DIR / 'logs'
     _seed_logs(log_dir)
     if not _app_alive():

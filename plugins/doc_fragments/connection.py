@@ -14,7 +14,7 @@ options:
   engine:
     description:
       - The kind of datastore.
-      - Required unless every item of O(targets) sets it.
+      - Required unless every item of C(targets) sets it (modules that take a C(targets) list).
     type: str
     choices: [mongodb, mysql, postgresql, redis]
   login_host:
@@ -79,7 +79,7 @@ options:
       - Defaults to 5 seconds.
     type: float
 notes:
-  - Options left unset on an item of O(targets) take the task-level value, so shared
+  - In modules with a C(targets) list, options left unset on an item take the task-level value, so shared
     settings such as O(login_host) can be set once.
 requirements:
   - psycopg2 for PostgreSQL

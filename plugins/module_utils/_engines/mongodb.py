@@ -9,6 +9,7 @@ __metaclass__ = type
 
 import traceback
 
+from ansible_collections.caretaker.maintenance.plugins.module_utils._backup.dump_mongodb import MongoDBDump
 from ansible_collections.caretaker.maintenance.plugins.module_utils._engines.base import (
     Engine, MissingDriver, Signal, percent)
 
@@ -91,3 +92,9 @@ class MongoDBEngine(Engine):
             connections = Signal('connections', percent(used, maximum), 'percent',
                                  '%d of %d connections in use' % (used, maximum), used=used, maximum=maximum)
         return [self.version_signal(), connections]
+
+    def dump_source(self, **options):
+        """A DumpSource for db_backup: mongodump's directory layout in one tar stream (mongo.tar).
+        Options: format, database (default: the connection's; unset: every non-system database),
+        collections, exclude_collections, spool_dir. Use while connected."""
+        return MongoDBDump(self, **options)

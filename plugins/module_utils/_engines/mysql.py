@@ -9,6 +9,7 @@ __metaclass__ = type
 
 import traceback
 
+from ansible_collections.caretaker.maintenance.plugins.module_utils._backup.dump_mysql import MySQLDump
 from ansible_collections.caretaker.maintenance.plugins.module_utils._engines.base import (
     Engine, MissingDriver, Signal, percent)
 
@@ -35,6 +36,9 @@ class MySQLEngine(Engine):
             raise MissingDriver(self.library, self.name, PYMYSQL_IMPORT_ERROR)
 
     def _connect(self):
+        return pymysql.connect(**self._connect_params())
+
+    def _connect_params(self):
         conn = self.conn
         params = {
             'user': conn.user or 'root',
@@ -62,7 +66,7 @@ class MySQLEngine(Engine):
                 ssl['key'] = conn.tls_key
             params['ssl'] = ssl
             params['ssl_verify_cert'] = conn.tls_verify
-        return pymysql.connect(**params)
+        return params
 
     def _close(self):
         self.client.close()
@@ -115,3 +119,14 @@ class MySQLEngine(Engine):
                    '%d statements running longer than %ss' % (len(slow), long_query_seconds), queries=slow),
             Signal('uptime', uptime, 'seconds', 'up %.1f hours' % (uptime / 3600.0)),
         ]
+
+    def dump_source(self, **options):
+        """A DumpSource for db_backup (mysqldump / mariadb-dump, SQL). Use while connected."""
+        return MySQLDump(self, **options)
+
+    def open_session(self):
+        """A second connection without a read timeout, for the backup's snapshot session:
+        counting rows takes as long as the tables are big."""
+        params = self._connect_params()
+        params['read_timeout'] = None
+        return self.run('cannot connect', pymysql.connect, **params)

@@ -9,6 +9,7 @@ __metaclass__ = type
 
 import traceback
 
+from ansible_collections.caretaker.maintenance.plugins.module_utils._backup.dump_postgresql import PostgreSQLDump
 from ansible_collections.caretaker.maintenance.plugins.module_utils._engines.base import (
     Engine, MissingDriver, Signal, percent)
 
@@ -114,3 +115,8 @@ class PostgreSQLEngine(Engine):
             Signal('database_size', round(size / 1048576.0, 1), 'MiB',
                    'database %s is %.1f MiB' % (self.conn.database or 'postgres', size / 1048576.0)),
         ]
+
+    def dump_source(self, **options):
+        """A DumpSource for db_backup: ``format`` custom (default), plain or globals.
+        Use while connected: the row counts share a snapshot exported by this session."""
+        return PostgreSQLDump(self, **options)

@@ -9,6 +9,7 @@ __metaclass__ = type
 
 import traceback
 
+from ansible_collections.caretaker.maintenance.plugins.module_utils._backup.dump_redis import RedisDump
 from ansible_collections.caretaker.maintenance.plugins.module_utils._engines.base import (
     Engine, MissingDriver, Signal, percent)
 
@@ -106,3 +107,8 @@ class RedisEngine(Engine):
             signals.append(Signal('hit_ratio', None, 'percent', 'no key lookups since the server started',
                                   informational=True))
         return signals
+
+    def dump_source(self, **options):
+        """A DumpSource for db_backup: an RDB snapshot of the whole server, by BGSAVE or replication sync.
+        Options: format, redis_method (auto, bgsave, replica), redis_rdb_path, redis_timeout. Use while connected."""
+        return RedisDump(self, **options)
