@@ -60,9 +60,11 @@ def module_process(marker=None, module='db_backup'):
 
 
 def dump_tool_of(parent):
-    """pid of a dump tool whose parent is ``parent``, or None (``--version`` probes do not count)."""
+    """pid of a dump tool whose parent is ``parent``, or None. ``--version`` probes do not count, nor
+    does a process with no command line: one that is exiting has already lost it."""
     for pid, (comm, cmdline, ppid, state) in processes().items():
-        if ppid == parent and comm in DUMP_TOOLS and state not in ('Z', 'X') and b'\0--version' not in cmdline:
+        if (ppid == parent and comm in DUMP_TOOLS and state not in ('Z', 'X') and cmdline
+                and b'\0--version' not in cmdline):
             return pid
     return None
 
@@ -152,8 +154,6 @@ def stop_dump_mid_stream(run, series):
     assert module_pid != -1, 'the playbook ended before the module was seen: %r' % (run.join(),)
     tool = wait_for('the dump tool', lambda: dump_tool_of(module_pid) or (not run.running and -1), interval=0.001)
     assert tool != -1, 'the playbook ended before the dump tool was seen: %r' % (run.join(),)
-    global DEBUG
-    DEBUG = (tool, processes().get(tool), module_pid, processes().get(module_pid))
     try:
         _stop(tool)
         deadline = time.monotonic() + WAIT
@@ -168,5 +168,5 @@ def stop_dump_mid_stream(run, series):
     except (AssertionError, ProcessLookupError) as exc:
         run.thread.join(60)
         outcome = run.outcome[0][0] if run.outcome else run.error
-        raise AssertionError('%s; the run: %r; DEBUG tool %s' % (exc, outcome.get('msg') if isinstance(outcome, dict) else outcome, DEBUG))
+        raise AssertionError('%s; the run: %r' % (exc, outcome.get('msg') if isinstance(outcome, dict) else outcome))
     return module_pid, tool

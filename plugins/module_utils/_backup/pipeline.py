@@ -332,19 +332,35 @@ def _decompressed(chunks, compression, size):
         if not frames.complete:
             raise ArtifactError('the zstd stream is truncated')
     elif compression == 'gzip':
-        inflater = zlib.decompressobj(31)
-        for chunk in chunks:
-            data = inflater.decompress(chunk, size)
-            while data:
-                yield data
-                data = inflater.decompress(inflater.unconsumed_tail, size) if inflater.unconsumed_tail else b''
-        tail = inflater.flush()
-        if tail:
-            yield tail
-        if not inflater.eof:
-            raise ArtifactError('the gzip stream is truncated')
+        yield from _gunzipped(chunks, size)
     else:
         yield from chunks
+
+
+def _gunzipped(chunks, size):
+    """gzip members one after another (``cat a.gz b.gz`` is one gzip stream), output bounded by ``size``."""
+    inflater = zlib.decompressobj(31)
+    fed = False  # whether the current member has seen any input
+    members = 0
+    for chunk in chunks:
+        data = chunk
+        while data:
+            fed = True
+            out = inflater.decompress(data, size)
+            if out:
+                yield out
+            if inflater.eof:
+                data = inflater.unused_data
+                inflater = zlib.decompressobj(31)
+                fed = False
+                members += 1
+            else:
+                data = inflater.unconsumed_tail
+    tail = inflater.flush()
+    if tail:
+        yield tail
+    if fed or not members:
+        raise ArtifactError('the gzip stream is truncated')
 
 
 def _file_chunks(handle, size):

@@ -165,6 +165,21 @@ def test_truncated_compressed_artifact_is_refused(tmp_path, compression):
             read_back(path)
 
 
+def test_concatenated_gzip_members_are_one_stream(tmp_path):
+    """`cat a.gz b.gz` (and pigz's independent blocks) is one gzip stream: every member is read."""
+    data = sample()
+    path = write(tmp_path, data, 'gzip')[0]
+    raw = open(path, 'rb').read()
+    open(path, 'wb').write(raw + gzip.compress(b'second member') + raw)
+    assert read_back(path) == data + b'second member' + data
+    open(path, 'wb').write(raw + raw[:len(raw) // 2])
+    with pytest.raises(pipeline.ArtifactError, match='truncated'):
+        read_back(path)
+    open(path, 'wb').write(b'')
+    with pytest.raises(pipeline.ArtifactError, match='truncated'):
+        read_back(path)
+
+
 def test_corrupt_zstd_is_refused(tmp_path):
     path = write(tmp_path, sample(), 'zstd')[0]
     raw = bytearray(open(path, 'rb').read())
