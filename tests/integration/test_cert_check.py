@@ -4,15 +4,13 @@ and a real PostgreSQL 15 with ssl = on."""
 
 import os
 import socket
-import subprocess
-import sys
 
 import pytest
 import yaml
 
 from tests.support import servers
 from tests.support.certs import TestPKI
-from tests.support.playbook import ROOT, ansible_env, run_module, run_tasks
+from tests.support.playbook import assert_ansible_doc_renders, run_module, run_tasks
 from tests.support.tls_peers import SilentPeer, SMTPPeer, TLSPeer, start_postgresql_tls
 
 MODULE = 'caretaker.maintenance.cert_check'
@@ -419,13 +417,7 @@ def test_bad_input_fails_the_run():
 
 
 def test_ansible_doc_renders():
-    ansible_doc = os.path.join(os.path.dirname(sys.executable), 'ansible-doc')
-    proc = subprocess.run([ansible_doc, MODULE], cwd=str(ROOT), env=ansible_env(),
-                          capture_output=True, text=True, check=False, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    for text in ('endpoints', 'starttls', 'expect_hostname', 'days_left', 'fail_on', 'EXAMPLES', 'RETURN VALUES'):
-        assert text in proc.stdout
-    assert 'WARNING' not in proc.stderr
+    assert_ansible_doc_renders(MODULE, ('endpoints', 'starttls', 'expect_hostname', 'days_left', 'fail_on',))
 
 
 EXAMPLE_PORTS = {'https': 8443, 'smtp': 587, 'postgresql': 5432}

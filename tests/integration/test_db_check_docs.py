@@ -1,15 +1,12 @@
 """db_check's documentation renders and its EXAMPLES run as written."""
 
-import os
 import socket
-import subprocess
-import sys
 
 import pytest
 import yaml
 
 from tests.support import servers
-from tests.support.playbook import ROOT, ansible_env, run_tasks
+from tests.support.playbook import assert_ansible_doc_renders, run_tasks
 
 DEFAULT_PORTS = {'postgresql': 5432, 'mysql': 3306, 'redis': 6379, 'mongodb': 27017}
 
@@ -21,13 +18,7 @@ def _listening(port):
 
 
 def test_ansible_doc_renders():
-    ansible_doc = os.path.join(os.path.dirname(sys.executable), 'ansible-doc')
-    proc = subprocess.run([ansible_doc, 'caretaker.maintenance.db_check'], cwd=str(ROOT), env=ansible_env(),
-                          capture_output=True, text=True, check=False, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    for text in ('long_query_seconds', 'login_password', 'fail_on', 'EXAMPLES', 'RETURN VALUES'):
-        assert text in proc.stdout
-    assert 'WARNING' not in proc.stderr
+    assert_ansible_doc_renders('caretaker.maintenance.db_check', ('long_query_seconds', 'login_password', 'fail_on',))
 
 
 @pytest.fixture(scope='module')

@@ -5,8 +5,6 @@ import datetime
 import io
 import os
 import tarfile
-import subprocess
-import sys
 
 import bson
 import pytest
@@ -14,7 +12,7 @@ import yaml
 
 from tests.support import artifacts, servers
 from tests.support.backup_sources import redis_value
-from tests.support.playbook import ROOT, ansible_env, run_module, run_tasks
+from tests.support.playbook import assert_ansible_doc_renders, ROOT, run_module, run_tasks
 
 MODULE = 'caretaker.maintenance.db_restore'
 
@@ -430,13 +428,7 @@ class _Holder:
 
 
 def test_ansible_doc_renders():
-    ansible_doc = os.path.join(os.path.dirname(sys.executable), 'ansible-doc')
-    proc = subprocess.run([ansible_doc, MODULE], cwd=str(ROOT), env=ansible_env(), capture_output=True, text=True,
-                          check=False, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    for text in ('target_database', 'allow_unverified', 'clean', 'jobs', 'login_password', 'EXAMPLES', 'RETURN VALUES'):
-        assert text in proc.stdout
-    assert 'WARNING' not in proc.stderr
+    assert_ansible_doc_renders(MODULE, ('target_database', 'allow_unverified', 'clean', 'jobs', 'login_password',))
 
 
 @pytest.fixture(scope='module')

@@ -82,3 +82,14 @@ def run_module(module, args, check=False, diff=False, **kwargs):
     """Run one module task; returns (result dict, PlaybookRun)."""
     run = run_tasks([{'name': module, module: args}], check=check, diff=diff, **kwargs)
     return run.task(0), run
+
+
+def assert_ansible_doc_renders(module, words):
+    """ansible-doc renders the module's documentation, mentions each of ``words`` and warns of nothing."""
+    ansible_doc = os.path.join(os.path.dirname(sys.executable), 'ansible-doc')
+    proc = subprocess.run([ansible_doc, module], cwd=str(ROOT), env=ansible_env(), capture_output=True, text=True,
+                          check=False, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    for text in tuple(words) + ('EXAMPLES', 'RETURN VALUES'):
+        assert text in proc.stdout, text
+    assert 'WARNING' not in proc.stderr
