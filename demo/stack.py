@@ -9,6 +9,8 @@ through a file lookup: they are never on a command line or in the inventory.
 """
 
 import argparse
+import datetime
+import gzip
 import os
 import signal
 import subprocess
@@ -45,7 +47,8 @@ def _app_alive():
 
 
 def _seed_data(started):
-    """A little application data in each datastore, so backups have something to hold."""
+    """A little application data in each datastore, so backups have something to hold and the
+    retention rules of inventories/demo have old rows to archive, delete and anonymise."""
     import psycopg2
     import pymongo
     import pymysql
@@ -57,7 +60,7 @@ def _seed_data(started):
                         ' starts_at timestamptz, status text)')
             cur.execute("INSERT INTO appointments (patient, starts_at, status) SELECT 'patient ' || n,"
                         " now() - n * interval '1 day', (ARRAY['booked','done','cancelled'])[1 + n % 3]"
-                        " FROM generate_series(1, 500) AS n")
+                        " FROM generate_series(1, 1000) AS n")  # about 270 older than two years
     conn = pymysql.connect(host=my.host, port=my.port, user=my.user, password=my.password, database=my.database,
                            autocommit=True)
     with conn.cursor() as cur:
@@ -65,13 +68,23 @@ def _seed_data(started):
                     ' token VARCHAR(64), last_seen DATETIME)')
         cur.executemany('INSERT INTO sessions (token, last_seen) VALUES (%s, NOW() - INTERVAL %s DAY)',
                         [('token-%d' % n, n) for n in range(300)])
+        cur.execute('CREATE TABLE IF NOT EXISTS notification_logs (id INT AUTO_INCREMENT PRIMARY KEY,'
+                    ' sent_at DATETIME NOT NULL, channel VARCHAR(16), body TEXT)')
+        cur.executemany('INSERT INTO notification_logs (sent_at, channel, body) VALUES (NOW() - INTERVAL %s DAY, %s, %s)',
+                        [(n, 'telegram' if n % 2 else 'email', 'reminder %d' % n) for n in range(400)])
     conn.close()
     cache = redis.Redis(host=rd.host, port=rd.port, password=rd.password)
     for n in range(200):
         cache.set('cache:item:%d' % n, 'value %d' % n, ex=86400 if n % 2 else None)
     cache.close()
     mongo = pymongo.MongoClient('127.0.0.1', started['mongodb'].port, directConnection=True)
-    mongo.appdb.deliveries.insert_many([{'n': n, 'status': 'delivered' if n % 4 else 'pending'} for n in range(400)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    mongo.appdb.deliveries.insert_many([{'n': n, 'status': 'completed' if n % 4 else 'pending',
+                                         'created_at': now - datetime.timedelta(days=n)} for n in range(400)])
+    mongo.appdb.call_logs.insert_many([{'n': n, 'status': ('completed', 'failed', 'missed')[n % 3],
+                                        'started_at': now - datetime.timedelta(days=n)} for n in range(0, 500, 2)])
+    mongo.appdb.customers.insert_many([{'name': 'customer %d' % n, 'phone': '+1555%07d' % n,
+                                        'created_at': now - datetime.timedelta(days=5 * n)} for n in range(300)])
     mongo.close()
 
 
@@ -84,6 +97,15 @@ def _seed_logs(log_dir):
             for n in range(200):
                 level = 'ERROR' if n % 25 == 0 else 'INFO'
                 handle.write('2026-01-01T00:%02d:%02dZ %s request %d handled\n' % (n // 60, n % 60, level, n))
+    # Rotated logs from earlier months for the cleanup rules: one to compress, one to delete.
+    now = time.time()
+    for name, days, payload in (('app.log.3', 45, b'older lines\n' * 500), ('app.log.9.gz', 120, None)):
+        path = log_dir / name
+        if not path.exists():
+            if payload is None:
+                payload = gzip.compress(b'archived lines\n' * 500)
+            path.write_bytes(payload)
+            os.utime(path, (now - days * 86400, now - days * 86400))
 
 
 def start():
