@@ -317,7 +317,8 @@ def _pg_identity() -> dict:
     return {"user": "postgres", "group": "postgres", "extra_groups": []}
 
 
-def start_postgresql(base_dir, port=None, password=None) -> Server:
+def start_postgresql(base_dir, port=None, password=None, settings=None) -> Server:
+    """settings: extra server settings, e.g. {"shared_preload_libraries": "pg_stat_statements"}."""
     port = port or free_port()
     password = password or _new_password()
     home = _fresh_dir(Path(base_dir).resolve() / "postgresql")
@@ -333,14 +334,14 @@ def start_postgresql(base_dir, port=None, password=None) -> Server:
         entry = pwd.getpwnam("postgres")
         os.chown(scratch, entry.pw_uid, entry.pw_gid)
     try:
-        return _start_postgresql(Path(scratch or home), home, port, password, identity, scratch)
+        return _start_postgresql(Path(scratch or home), home, port, password, identity, scratch, settings)
     except BaseException:
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
         raise
 
 
-def _start_postgresql(run_dir, home, port, password, identity, scratch) -> Server:
+def _start_postgresql(run_dir, home, port, password, identity, scratch, settings=None) -> Server:
     datadir = run_dir / "data"
     _initdb(datadir, password, identity)
     log_path = home / "server.log"
@@ -350,6 +351,7 @@ def _start_postgresql(run_dir, home, port, password, identity, scratch) -> Serve
             "-c", f"listen_addresses={HOST}",
             "-c", "max_connections=20",
             "-c", "fsync=off",  # throwaway data: durability only costs time
+            *[arg for name, value in (settings or {}).items() for arg in ("-c", f"{name}={value}")],
         ],
         log_path,
         cwd=run_dir,
@@ -397,7 +399,8 @@ def _psql(server: Server, sql: str) -> str:
 # --- MariaDB -----------------------------------------------------------------
 
 
-def start_mariadb(base_dir, port=None, password=None) -> Server:
+def start_mariadb(base_dir, port=None, password=None, settings=None) -> Server:
+    """settings: extra server options, e.g. {"performance_schema": "ON"}."""
     port = port or free_port()
     password = password or _new_password()
     home = _fresh_dir(Path(base_dir).resolve() / "mysql")
@@ -418,6 +421,7 @@ def start_mariadb(base_dir, port=None, password=None) -> Server:
             "--skip-name-resolve",  # 127.0.0.1 matches 'root'@'127.0.0.1' as written
             "--max-connections=20", "--innodb-buffer-pool-size=32M",
             *([f"--user={run_as}"] if is_root else []),
+            *[f"--{name}={value}" for name, value in (settings or {}).items()],
         ],
         log_path,
         cwd=home,
