@@ -26,7 +26,9 @@ description:
   - With O(restore_test), the artifact is also restored into a scratch database and the row,
     document or key count of every table, collection or logical database is compared with the
     manifest (one C(counts) item each). PostgreSQL and MySQL restore into a new database named
-    C(caretaker_verify_<random>), MongoDB into a scratch database of that name, Redis into a
+    C(caretaker_verify_<random>), MongoDB into a scratch database of that name (an artifact of
+    every database into one scratch database per database, C(caretaker_verify_<random>_1),
+    C(caretaker_verify_<random>_2), ..., all dropped with it), Redis into a
     throwaway C(redis-server) this module starts on a private unix socket in a temp directory
     (no TCP port). The scratch is dropped (the throwaway server stopped by its process id) in
     every case, also when the restore fails.

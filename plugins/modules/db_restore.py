@@ -30,8 +30,20 @@ description:
   - "MySQL and MariaDB: the dump is streamed into the C(mariadb) or C(mysql) client, which reads
     the password from a 0600 defaults-extra-file. C(USE) and C(CREATE DATABASE) lines of a dump
     taken with C(--databases) are left out so that nothing lands outside O(target_database)."
-  - "MongoDB: documents are inserted from the tar stream through pymongo in unordered bulk
-    batches, then the indexes of each C(.metadata.json) are created. No mongorestore is needed."
+  - "MongoDB: each collection (and view) is first created from its C(.metadata.json) with the
+    options it was dumped with (capped, validator, collation, ...), so empty collections come back
+    too; a collection that is already there is kept. Then its documents are inserted from the tar
+    stream through pymongo in unordered bulk batches, and after all data the indexes of each
+    C(.metadata.json) are created. No mongorestore is needed."
+  - "MongoDB artifacts of every database (M(caretaker.maintenance.db_backup) without O(database)):
+    O(target_database) naming one database takes one of them, chosen by O(source_database) (or
+    the only one the artifact holds). With V(*) in O(target_database), each database of the
+    artifact is restored into O(target_database) with V(*) replaced by its name:
+    C(target_database: '*') restores every database under its own name, C(restored_*) under a
+    prefix; with O(source_database) only that one. Every target database is inspected before
+    anything is changed, and the restore is refused when any of them is not empty, unless O(clean)
+    (which then drops each of them that exists). admin, local and config are never touched: they
+    are left out of the artifact's databases, and a V(*) that would name one is refused."
   - "Redis: an RDB cannot be loaded into a running server through the protocol. The RDB is loaded
     into a throwaway C(redis-server) started by this module on a private unix socket, and the
     keys of one of its logical databases (O(source_database)) are copied into O(target_database)
@@ -72,13 +84,18 @@ options:
     description:
       - Database to restore into. Created when it does not exist (PostgreSQL from C(template0)).
       - For Redis, the logical database number.
+      - "MongoDB only: a V(*) stands for the name of each database of the artifact, so V(*) restores
+        every database under its own name and V(restored_*) under a prefix (see the description).
+        Other engines refuse a V(*)."
     type: str
     required: true
   source_database:
     description:
       - For artifacts that hold several databases, the one to restore.
       - MongoDB, a database directory of the tar; Redis, a logical database number of the RDB.
-      - Defaults to the manifest's C(database) (for Redis, C(0) when that is not a number).
+      - Defaults to the manifest's C(database) (for Redis, C(0) when that is not a number). A MongoDB
+        artifact of every database then needs it, unless O(target_database) holds a V(*) (every
+        database is restored) or the artifact holds one database only.
     type: str
   identity_file:
     description:
@@ -100,8 +117,8 @@ options:
       - Replace a target that is not empty.
       - PostgreSQL and MySQL drop and recreate the database (PostgreSQL with its owner, encoding and
         locale, ending the sessions connected to it with C(DROP DATABASE ... WITH (FORCE)); MySQL with
-        its character set and collation), MongoDB drops the database, Redis flushes the logical
-        database (C(FLUSHDB)).
+        its character set and collation), MongoDB drops the database (with a V(*) target, each target
+        database that exists), Redis flushes the logical database (C(FLUSHDB)).
       - Database-level settings (PostgreSQL C(ALTER DATABASE ... SET), grants on the database) do not survive.
       - The old contents are gone before the restore starts, so a restore that then fails leaves the
         target empty or partly restored. Everything that can be checked beforehand is (checksum,
@@ -224,15 +241,20 @@ verified:
   returned: when an artifact was chosen
   type: bool
 target_database:
-  description: The database restored into.
+  description: The database restored into, as given (with its V(*) for a MongoDB restore of several databases).
   returned: always
   type: str
+target_databases:
+  description: MongoDB with a V(*) in O(target_database), each database of the artifact restored and the database it went into.
+  returned: when a MongoDB target with a V(*) was inspected
+  type: dict
+  sample: {shop: restored_shop, crm: restored_crm}
 target_existed:
   description: Whether the target database existed before.
   returned: when the target was inspected
   type: bool
 target_objects_before:
-  description: Tables (collections, keys) in the target before the restore; 0 means empty.
+  description: Tables (collections, keys) in the target before the restore; 0 means empty. For a MongoDB V(*) target, in all target databases.
   returned: when the target was inspected
   type: int
 target_before:

@@ -108,6 +108,9 @@ def restore(conn, path, manifest, options, result, check_mode=False):
                   dump_format=manifest.get('dump_format'), target_database=target, verified=manifests.is_verified(manifest))
     with private_temp_dir(options.get('temp_dir')) as workdir:
         restorer = restorer_for(engine, conn, workdir)
+        if '*' in target and not getattr(restorer, 'target_patterns', False):
+            raise RestoreRefused('target_database %s: a * stands for the name of each database of a MongoDB artifact; a %s '
+                                 'artifact restores into one database: name it' % (target, engine))
         if target in restorer.system_databases:
             raise RestoreRefused('target_database %s is a system database of %s: choose another target_database' % (target, engine))
         restorer.check_plan(target, manifest, options.get('jobs') or 1)
@@ -115,6 +118,8 @@ def restore(conn, path, manifest, options, result, check_mode=False):
         with restorer:
             state = restorer.inspect(target)
             result.update(target_existed=state['exists'], target_objects_before=state['objects'], target_before=state['detail'])
+            if state.get('databases'):
+                result['target_databases'] = state['databases']
             if state['objects'] and not options.get('clean'):
                 raise RestoreRefused('target_database %s is not empty (%s): set clean: true to replace its contents, or '
                                      'choose another target_database' % (target, state['detail']))
