@@ -19,8 +19,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import datetime
-import re
+from ansible_collections.caretaker.maintenance.plugins.module_utils._duration import Duration, DurationError
 
 COUNT_OPTIONS = ('keep_last', 'keep_hourly', 'keep_daily', 'keep_weekly', 'keep_monthly', 'keep_yearly')
 POLICY_OPTIONS = COUNT_OPTIONS + ('keep_within',)
@@ -29,12 +28,9 @@ NEWEST_VERIFIED = 'newest verified'
 NEWER_THAN_VERIFIED = 'newer than newest verified'
 NO_VERIFIED = 'no verified backup in this series (require_verified)'
 
-_DURATION_PART = re.compile(r'(\d+)([ymwdh])')
-_UNITS = (('y', 'years'), ('m', 'months'), ('w', 'weeks'), ('d', 'days'), ('h', 'hours'))
-
-
-class PolicyError(ValueError):
-    """A policy option that cannot be used; the text names the option and the fix."""
+# A policy option that cannot be used; the text names the option and the fix. The same type as a
+# bad duration, so callers catch one exception for keep_within, max_age and the keep_* counts.
+PolicyError = DurationError
 
 
 def _hourly(moment):
@@ -66,48 +62,6 @@ PERIODS = (
     ('keep_monthly', 'monthly', _monthly),
     ('keep_yearly', 'yearly', _yearly),
 )
-
-
-class Duration(object):
-    """A calendar duration in restic's syntax (``1y2m3d4h``, ``30d``; ``m`` is months), plus ``w`` weeks."""
-
-    def __init__(self, years=0, months=0, weeks=0, days=0, hours=0):
-        self.years, self.months, self.weeks, self.days, self.hours = years, months, weeks, days, hours
-
-    @classmethod
-    def parse(cls, text, option):
-        fix = ('use whole numbers with the units y (years), m (months), w (weeks), d (days) and h (hours), '
-               'each at most once, for example 1y2m3d4h or 30d')
-        spec = ('%s' % text).strip() if text is not None else ''
-        parts = _DURATION_PART.findall(spec)
-        if not spec or ''.join(number + unit for number, unit in parts) != spec:
-            raise PolicyError('%s %r is not a duration: %s' % (option, text, fix))
-        values = {}
-        for number, unit in parts:
-            if unit in values:
-                raise PolicyError('%s %r gives the unit %s twice: %s' % (option, text, unit, fix))
-            values[unit] = int(number)
-        if not any(values.values()):
-            raise PolicyError('%s %r is zero: give a duration longer than zero or leave %s unset' % (option, text, option))
-        return cls(**dict((name, values.get(unit, 0)) for unit, name in _UNITS))
-
-    def before(self, moment):
-        """``moment`` minus this duration, months and years by the calendar as restic (Go's AddDate) does:
-        2026-03-31 minus 1m is 2026-03-03 (February 31st, normalised)."""
-        months = moment.year * 12 + moment.month - 1 - (self.years * 12 + self.months)
-        year, month = divmod(months, 12)
-        try:
-            first = moment.replace(year=year, month=month + 1, day=1)
-            return first + datetime.timedelta(days=moment.day - 1 - self.days - 7 * self.weeks, hours=-self.hours)
-        except (ValueError, OverflowError):
-            # Before year 1: every backup is within.
-            return datetime.datetime.min.replace(tzinfo=moment.tzinfo)
-
-    def __str__(self):
-        return ''.join('%d%s' % (getattr(self, name), unit) for unit, name in _UNITS if getattr(self, name))
-
-    def __repr__(self):
-        return 'Duration(%s)' % self
 
 
 class Policy(object):
