@@ -40,6 +40,8 @@ demo: deps
 	$(BIN)/python -m demo.stack start
 	$(BIN)/ansible-playbook -i inventories/demo/hosts.yml playbooks/health.yml
 	$(BIN)/ansible-playbook -i inventories/demo/hosts.yml playbooks/daily.yml
+	$(BIN)/ansible-playbook -i inventories/demo/hosts.yml playbooks/weekly.yml
+	$(BIN)/ansible-playbook -i inventories/demo/hosts.yml playbooks/monthly.yml
 
 demo-stop:
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -m demo.stack stop; fi
@@ -64,6 +66,8 @@ bench: deps
 	@[ -x /usr/lib/nagios/plugins/check_http ] || { $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends monitoring-plugins-basic; }
 	$(BIN)/python tests/bench/bench_http_check.py
+	$(BIN)/python tests/bench/bench_log_scan.py
+	$(BIN)/python tests/bench/bench_data_retention.py
 
 clean: demo-stop
 	rm -rf $(VENV) .make tests/output

@@ -181,7 +181,9 @@ class MongoDBRetention(object):
         action = 'archive failed on %s' % target.label
         written = self._run(action, archive.bulk_write, [ReplaceOne({'_id': doc['_id']}, doc, upsert=True) for doc in docs],
                             ordered=True)
-        copied = self._run(action, archive.count_documents, {'_id': {'$in': ids}})
+        # Read the ids back rather than count_documents: some wire-compatible servers count an
+        # ObjectId $in as 0 although find returns the documents.
+        copied = len(self._run(action, lambda: list(archive.find({'_id': {'$in': ids}}, {'_id': 1}))))
         if written.upserted_count + written.matched_count != len(docs) or copied != len(docs):
             raise RuleError('%s: %d of %d documents reached %s; none were deleted from %s'
                             % (rule.where, copied, len(docs), target.archive_label, target.label))
