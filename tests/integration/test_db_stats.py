@@ -344,7 +344,7 @@ def test_mongodb_sizes_and_duplicates_with_notes_for_what_it_lacks(mongo_server)
         db.small.insert_many([{'i': i} for i in range(5)])
         db.big.create_index('i')
         db.big.create_index([('i', 1), ('pad', 1)])
-        result, run = run_module(MODULE, dict(mongo_server.target(), snapshot_file=''))
+        result, run = run_module(MODULE, dict(mongo_server.target(), snapshot_file='', top=1000))  # other tests' databases share the server
     finally:
         client.drop_database('statsdb')
         client.close()
