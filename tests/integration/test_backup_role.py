@@ -104,7 +104,7 @@ def stack(tmp_path, pg_server, redis_server, age_key):
 
 def test_daily_takes_verifies_copies_and_prunes_on_both_hosts(stack):
     runs = []
-    for _ in range(3):
+    for _run in range(3):
         before = artifacts_in(stack.dest)
         runs.append(stack.run('daily.yml'))
         assert runs[-1].returncode == 0, runs[-1].stdout[-3000:]
@@ -113,7 +113,8 @@ def test_daily_takes_verifies_copies_and_prunes_on_both_hosts(stack):
     assert len(removed_last_run) == 2  # the oldest of each series
 
     local = artifacts_in(stack.dest)
-    assert sorted(local) == ['postgresql-127.0.0.1-%d-role_src' % stack.pg_server.port, 'redis-127.0.0.1-%s-all' % stack.variables['backup_databases'][1]['login_port']]
+    redis_port = stack.variables['backup_databases'][1]['login_port']
+    assert sorted(local) == ['postgresql-127.0.0.1-%d-role_src' % stack.pg_server.port, 'redis-127.0.0.1-%s-all' % redis_port]
     assert all(len(names) == 2 for names in local.values()), local  # keep_last 2 after three runs
     for series, names in local.items():
         for name in names:

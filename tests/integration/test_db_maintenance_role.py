@@ -3,7 +3,6 @@ optimisation and statistics weekly, retention rules monthly (check mode first, e
 
 import json
 import os
-import sys
 
 import pytest
 
