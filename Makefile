@@ -68,6 +68,7 @@ bench: deps
 	$(BIN)/python tests/bench/bench_http_check.py
 	$(BIN)/python tests/bench/bench_log_scan.py
 	$(BIN)/python tests/bench/bench_data_retention.py
+	$(BIN)/python tests/bench/bench_log_cleanup.py
 
 clean: demo-stop
 	rm -rf $(VENV) .make tests/output

@@ -22,15 +22,15 @@ description:
     patterns C(app.log.gz), C(app.log.3.gz), C(app.log.3.zst). Files ending in another compression
     suffix (C(.bz2), C(.xz), C(.lz4), C(.zip), ...) are never compressed again nor deleted."
   - Ages are measured from the modification time; older than N days means more than N times 24 hours ago.
-  - Compression runs in O(workers) threads (zlib and zstandard release the GIL) and is atomic per
-    file. The archive is written to a temp file in the same directory (unnamed, C(O_TMPFILE), where the
-    filesystem supports it, so an interrupted run leaves nothing behind; otherwise a hidden
-    C(.NAME.*.log-cleanup-tmp)) and gets the log's mode, owner and group (when the user running the
-    module may set them, as root can), atime and mtime. Archives are flushed to disk in batches of up
-    to 256 (one C(syncfs) per batch, or an fsync of each archive where C(syncfs) is missing), then
-    linked to their final names; the directory is fsync'ed, and only then is each log removed,
-    provided it is still unchanged. An archive name that exists already is never overwritten; the log
-    is reported in RV(skipped_files).
+  - Compressing and deleting run in O(workers) processes, up to 256 files of one directory at a time
+    each. Compressing is atomic per file. The archive is written to a temp file in the same directory
+    (unnamed, C(O_TMPFILE), where the filesystem supports it, so an interrupted run leaves nothing
+    behind; otherwise a hidden C(.NAME.*.log-cleanup-tmp)) and gets the log's mode, owner and group
+    (when the user running the module may set them, as root can), atime and mtime. The archives of the
+    256 files are flushed to disk at once (one C(syncfs) for 32 archives or more, otherwise or where
+    C(syncfs) is missing an fsync of each), then linked to their final names; the directory is fsync'ed, and only then is each
+    log removed, provided it is still unchanged. An archive name that exists already is never
+    overwritten; the log is reported in RV(skipped_files).
   - Logs past both O(compress_after_days) and O(delete_after_days) are deleted without being compressed
     first, since compressing them would only be undone by the delete of the same run.
   - "Never touches: symlinks (files or directories; neither the link nor its target), anything outside
@@ -45,9 +45,9 @@ description:
     C(/opt), C(/root), C(/srv), C(/tmp), C(/var) and C(/var/backups), C(/var/cache), C(/var/lib),
     C(/var/local), C(/var/mail), C(/var/opt), C(/var/spool), C(/var/tmp) themselves (their
     sub-directories are allowed, for example C(/var/lib/docker/containers) or C(/opt/app/logs)), and
-    everything in C(/bin), C(/boot), C(/dev), C(/etc), C(/lib*), C(/proc), C(/run), C(/sbin),
-    C(/sys) and C(/usr). C(/var/log) and its sub-directories are allowed. A path is checked as given
-    and after resolving symlinks."
+    everything in C(/bin), C(/boot), C(/dev), C(/etc), C(/lib), C(/lib32), C(/lib64), C(/libx32),
+    C(/proc), C(/run), C(/sbin), C(/sys) and C(/usr) (and C(/lib.*)). C(/var/log) and its
+    sub-directories are allowed. A path is checked as given and after resolving symlinks."
 author:
   - Caretaker Maintainers (@caretaker)
 attributes:
@@ -116,7 +116,9 @@ options:
     type: int
     default: 60
   workers:
-    description: Files compressed at once. Default the number of CPUs of the host.
+    description:
+      - Worker processes compressing and deleting at once. Default the number of CPUs of the host.
+      - V(1) does everything in the module's own process.
     type: int
   allow_system_paths:
     description: Allow the system directories otherwise refused (see above). Think twice.

@@ -13,9 +13,9 @@ Deleting a unit removes each file still the one planned (same inode, size and mt
 The directories files were removed from are fsync'ed once at the end of the run (settle),
 not after each unit: on a filesystem with a journal every fsync is a commit.
 
-Units run in a pool of O(workers) processes (forked, so nothing is imported again): the
-work is mostly system calls that each take the GIL back, and threads spent more time
-handing it over than working. With one worker, or one unit, they run in this process.
+Units run in a pool of `workers` processes (forked, so nothing is imported again). The work
+is mostly short system calls, each of which takes the GIL back: threads were measured to spend
+much of their time handing it over. With one worker, or one unit, units run in this process.
 In check mode nothing is written: archives are compressed into a byte counter for their size.
 """
 

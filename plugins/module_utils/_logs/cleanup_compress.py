@@ -10,8 +10,6 @@ O_TMPFILE where the filesystem has them (nothing is left behind if the run dies)
 named one elsewhere; it gets the source's owner (when permitted), mode, atime and mtime.
 The caller then makes it durable (flush) and gives it its final name with link(), which
 fails when the name exists: an archive that appeared meanwhile is never overwritten.
-
-zlib and zstandard release the GIL while compressing, so a thread pool uses every core.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -33,6 +31,7 @@ except ImportError:
     HAS_ZSTANDARD = False
 
 READ_SIZE = 1 << 20
+SYNCFS_FILES = 32
 _SOURCE_FLAGS = (os.O_RDONLY | getattr(os, 'O_NOFOLLOW', 0) | getattr(os, 'O_NONBLOCK', 0)
                  | getattr(os, 'O_NOCTTY', 0) | getattr(os, 'O_CLOEXEC', 0))
 _TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_NOFOLLOW', 0) | getattr(os, 'O_CLOEXEC', 0)
@@ -228,8 +227,10 @@ def find_syncfs():
 
 def flush(pendings, syncfs=None):
     """Make written archives durable before anything is removed: one syncfs per filesystem (one
-    journal commit for the whole batch), else an fsync of each. Returns [(pending, error)]."""
-    if syncfs is not None:
+    journal commit for the whole batch) for a batch of SYNCFS_FILES or more, else an fsync of
+    each (syncfs also writes out what other programs wrote, which a few files are not worth).
+    Returns [(pending, error)]."""
+    if syncfs is not None and len(pendings) >= SYNCFS_FILES:
         devices = dict((pending.key[0], pending.fd) for pending in pendings)
         if all(syncfs(fd) == 0 for fd in devices.values()):
             return []
