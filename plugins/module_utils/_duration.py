@@ -1,11 +1,16 @@
 # -*- coding: utf-8 -*-
 # Copyright: caretaker.maintenance contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Calendar durations in restic's syntax, shared by backup retention and data retention (pure, no I/O).
+"""The collection's two kinds of duration (pure, no I/O).
 
-``2y``, ``6mo``, ``30d``, ``24h``, ``2w`` and combinations such as ``1y6mo``. Months are
-``mo`` or ``m`` (restic's spelling, kept so existing ``keep_within``/``max_age`` values still
-parse); there is no unit for minutes, so ``m`` can never mean them.
+Calendar durations (``Duration``), ages of data and backups in restic's syntax, shared by backup
+and data retention: ``2y``, ``6mo``, ``30d``, ``24h``, ``2w`` and combinations such as ``1y6mo``.
+Months are ``mo`` or ``m`` (restic's spelling, kept so existing ``keep_within``/``max_age`` values
+still parse); there is no unit for minutes, so ``m`` can never mean them.
+
+Clock intervals (``parse_seconds``), time budgets and recent windows such as ``max_duration`` and
+``since``: ``90``, ``90s``, ``30m``, ``1h30m``, ``7d``, ``2w``. Here ``m`` is minutes and there are
+no months: an interval is a number of seconds, not a date on the calendar.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -22,8 +27,40 @@ _FIELDS = ('years', 'months', 'weeks', 'days', 'hours')
 ALLOWED_UNITS = 'y (years), mo or m (months), w (weeks), d (days) and h (hours)'
 
 
+_CLOCK_PART = re.compile(r'(\d+(?:\.\d+)?)([smhdw])')
+_CLOCK_SECONDS = {'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800}
+CLOCK_UNITS = 's (seconds), m (minutes), h (hours), d (days) and w (weeks)'
+
+
 class DurationError(ValueError):
     """A duration option that cannot be used; the text names the option and the fix."""
+
+
+def parse_seconds(value, option, require_unit=False):
+    """Seconds (float, above zero) of a clock interval: a number of seconds, or numbers with the
+    units s, m (minutes), h, d and w, each at most once (``1h30m``). With ``require_unit`` a bare
+    number is refused, for options where it would be ambiguous."""
+    fix = ('give %sa number with the units %s, each at most once, for example 30m, 24h or 1h30m'
+           % ('' if require_unit else 'seconds (600) or ', CLOCK_UNITS))
+    if isinstance(value, bool):
+        raise DurationError('%s %r is not an interval: %s' % (option, value, fix))
+    if isinstance(value, (int, float)) and not require_unit:
+        seconds = float(value)
+    else:
+        text = ('%s' % (value,)).strip().lower()
+        if re.match(r'^\d+(\.\d+)?$', text) and not require_unit:
+            seconds = float(text)
+        else:
+            parts = _CLOCK_PART.findall(text)
+            if not text or ''.join(number + unit for number, unit in parts) != text:
+                raise DurationError('%s %r is not an interval: %s' % (option, value, fix))
+            units = [unit for number, unit in parts]
+            if len(set(units)) != len(units):
+                raise DurationError('%s %r gives a unit twice: %s' % (option, value, fix))
+            seconds = sum(float(number) * _CLOCK_SECONDS[unit] for number, unit in parts)
+    if seconds <= 0:
+        raise DurationError('%s %r is not above zero: give a positive interval, or leave %s unset' % (option, value, option))
+    return seconds
 
 
 class Duration(object):

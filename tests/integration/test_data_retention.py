@@ -237,6 +237,8 @@ def test_delete_archive_anonymize_check_run_and_rerun(store):
     task = {MODULE: args}
     run = run_tasks([dict(task, name='check', check_mode=True), dict(task, name='real'), dict(task, name='again')], diff=True)
     assert run.returncode == 0, run.stdout[-3000:]
+    if store.server.password:
+        assert store.server.password not in run.stdout + run.stderr
     checked, done, again = run.task(0), run.task(1), run.task(2)
 
     assert [item['matched'] for item in checked['rules']] == expected
@@ -281,6 +283,25 @@ def test_delete_archive_anonymize_check_run_and_rerun(store):
                 assert values[4] is not None
         else:
             assert values[2:] == before[key][2:]
+
+
+@pytest.mark.parametrize('engine', ['postgresql', 'mysql'])
+def test_a_wrong_password_names_the_option_and_never_shows(engine, request):
+    cls, fixture = STORES[engine]
+    store = cls(request.getfixturevalue(fixture))
+    try:
+        store.create('jobs', [row(i) for i in range(20)])
+        wrong = 'Wr0ng "pass" $word'
+        args = dict(store.target(), login_password=wrong,
+                    rules=[dict(table='jobs', timestamp_column='created_at', older_than='2d', action='delete')])
+        run = run_tasks([{MODULE: args}])
+        assert run.returncode != 0
+        message = run.task(0)['msg']
+        assert 'login_password' in message, message  # the fix is named
+        assert wrong not in run.stdout + run.stderr and store.server.password not in run.stdout + run.stderr
+        assert len(store.rows('jobs')) == 20
+    finally:
+        store.close()
 
 
 def test_check_mode_counts_a_missing_archive_without_creating_it(pg_server):

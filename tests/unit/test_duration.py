@@ -9,7 +9,7 @@ import datetime
 import pytest
 
 from ansible_collections.caretaker.maintenance.plugins.module_utils._backup import retention
-from ansible_collections.caretaker.maintenance.plugins.module_utils._duration import Duration, DurationError
+from ansible_collections.caretaker.maintenance.plugins.module_utils._duration import Duration, DurationError, parse_seconds
 
 UTC = datetime.timezone.utc
 
@@ -83,3 +83,30 @@ def test_backup_retention_uses_the_same_class_and_error():
         retention.Policy.from_options({'keep_within': '3 weeks'})
     policy = retention.Policy.from_options({'keep_within': '1mo'})
     assert policy.describe() == 'keep_within 1mo'
+
+
+# --- clock intervals -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize('text, seconds', [
+    (600, 600.0), ('600', 600.0), ('90s', 90.0), ('30m', 1800.0), ('1h30m', 5400.0), ('2d', 172800.0),
+    ('1w', 604800.0), ('1.5h', 5400.0),
+])
+def test_clock_intervals_take_m_as_minutes(text, seconds):
+    assert parse_seconds(text, 'max_duration') == seconds
+
+
+@pytest.mark.parametrize('text, message', [
+    ('6mo', 'is not an interval'), ('1h1h', 'gives a unit twice'), ('0m', 'is not above zero'),
+    ('', 'is not an interval'), (True, 'is not an interval'),
+])
+def test_bad_clock_intervals_name_the_option_and_the_units(text, message):
+    with pytest.raises(DurationError, match=message) as error:
+        parse_seconds(text, 'max_duration')
+    assert str(error.value).startswith('max_duration ')
+
+
+def test_a_bare_number_is_refused_where_a_unit_is_required():
+    with pytest.raises(DurationError, match='with the units s'):
+        parse_seconds('2024', 'since', require_unit=True)
+    assert parse_seconds('24h', 'since', require_unit=True) == 86400.0

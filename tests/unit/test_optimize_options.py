@@ -32,14 +32,14 @@ def test_durations(value, seconds):
 
 
 @pytest.mark.parametrize('value, words', [
-    ('soon', "max_duration 'soon' is not a duration: give seconds (600) or a number with the units d, h, m (minutes)"),
-    ('', 'is not a duration'),
-    ('30x', 'is not a duration'),
-    ('1 h', 'is not a duration'),
+    ('soon', "max_duration 'soon' is not an interval: give seconds (600) or a number with the units s (seconds), m (minutes)"),
+    ('', 'is not an interval'),
+    ('30x', 'is not an interval'),
+    ('1 h', 'is not an interval'),
     ('1h1h', 'gives a unit twice'),
-    ('0', 'is not above zero: give a positive budget, or leave max_duration unset for no limit'),
+    ('0', 'is not above zero: give a positive interval, or leave max_duration unset'),
     (-5, 'is not above zero'),
-    (True, 'is not a duration'),
+    (True, 'is not an interval'),
 ])
 def test_bad_durations_name_the_option_and_the_fix(value, words):
     with pytest.raises(OptimizeError) as error:
@@ -94,7 +94,7 @@ def test_thresholds_keep_defaults_for_unset_keys():
     (dict(engine='redis', config_rewrite=True), 'config_rewrite saves maxmemory_policy to the config file: set maxmemory_policy too'),
     (dict(thresholds={'free_mib': -1.0}), 'thresholds.free_mib must be 0 or more, got -1.0'),
     (dict(lock_timeout=0.0), 'lock_timeout must be above 0 seconds, got 0.0'),
-    (dict(max_duration='later'), "max_duration 'later' is not a duration"),
+    (dict(max_duration='later'), "max_duration 'later' is not an interval"),
     (dict(tables=['ok', 'bad"name']), 'tables[1] \'bad"name\' holds a quote'),
 ])
 def test_bad_options_name_the_option(overrides, message):

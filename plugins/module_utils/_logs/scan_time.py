@@ -12,10 +12,10 @@ import datetime
 import re
 import time
 
+from ansible_collections.caretaker.maintenance.plugins.module_utils._duration import DurationError, parse_seconds
+
 MONTHS = dict((name, number) for number, name in enumerate(
     ('Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'), 1))
-_RELATIVE_PART = re.compile(r'(\d+)([smhdw])')
-_UNIT_SECONDS = {'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800}
 
 # 2024-05-06T12:53:20.123+02:00, 2024-05-06 12:53:20,123 Z, 2024/05/06 12:53:20 (nginx error log).
 _ISO = re.compile(r'(\d{4})[-/](\d\d)[-/](\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d+))?\s?(Z|[+-]\d\d:?\d\d)?')
@@ -34,9 +34,10 @@ def parse_since(text, now=None):
     time) or a relative age such as 30m, 24h, 7d, 1h30m (s, m for minutes, h, d, w)."""
     now = time.time() if now is None else now
     value = ('%s' % text).strip()
-    parts = _RELATIVE_PART.findall(value)
-    if parts and ''.join(number + unit for number, unit in parts) == value:
-        return now - sum(int(number) * _UNIT_SECONDS[unit] for number, unit in parts)
+    try:
+        return now - parse_seconds(value, 'since', require_unit=True)
+    except DurationError:
+        pass  # not a relative age: try a time
     try:
         moment = datetime.datetime.fromisoformat(value.replace('z', 'Z').replace('Z', '+00:00'))
     except ValueError:

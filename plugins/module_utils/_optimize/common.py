@@ -9,6 +9,8 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.caretaker.maintenance.plugins.module_utils._duration import DurationError, parse_seconds
+
 # Per engine, in the order they run on one table: a check before a repair, a rebuild
 # before the statistics it would refresh anyway.
 OPERATIONS = {
@@ -51,9 +53,6 @@ MIB = 1048576.0
 # only ever mean a mistake or an injection attempt.
 _BAD_NAME = re.compile(r'[\'"`;\\\x00-\x1f\x7f]')
 
-_DURATION_PART = re.compile(r'(\d+(?:\.\d+)?)([dhms])')
-_UNIT_SECONDS = {'d': 86400, 'h': 3600, 'm': 60, 's': 1}
-
 
 class OptimizeError(Exception):
     """Options that cannot work, or names the catalog does not know; the text names the fix.
@@ -79,29 +78,11 @@ class Options(object):
 
 
 def parse_duration(value, option='max_duration'):
-    """Seconds (float) from a number of seconds or a text such as 90, 90s, 30m, 1h30m, 1d.
-    Here ``m`` is minutes: this is a time budget, not a calendar age."""
-    fix = 'give seconds (600) or a number with the units d, h, m (minutes) and s, for example 30m or 1h30m'
-    if isinstance(value, bool):
-        raise OptimizeError('%s %r is not a duration: %s' % (option, value, fix))
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-    else:
-        text = ('%s' % value).strip().lower()
-        if re.match(r'^\d+(\.\d+)?$', text):
-            seconds = float(text)
-        else:
-            parts = _DURATION_PART.findall(text)
-            if not text or ''.join(number + unit for number, unit in parts) != text:
-                raise OptimizeError('%s %r is not a duration: %s' % (option, value, fix))
-            units = [unit for number, unit in parts]
-            if len(set(units)) != len(units):
-                raise OptimizeError('%s %r gives a unit twice: %s' % (option, value, fix))
-            seconds = sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
-    if seconds <= 0:
-        raise OptimizeError('%s %r is not above zero: give a positive budget, or leave %s unset for no limit'
-                            % (option, value, option))
-    return seconds
+    """Seconds (float) of a time budget such as 600, 90s, 30m, 1h30m or 1d (``m`` is minutes)."""
+    try:
+        return parse_seconds(value, option)
+    except DurationError as exc:
+        raise OptimizeError('%s' % exc)
 
 
 def check_table_names(tables):
