@@ -40,6 +40,23 @@ class RedisEngine(Engine):
             raise MissingDriver(self.library, self.name, REDIS_IMPORT_ERROR)
 
     def _connect(self):
+        client = redis.Redis(**self._params())
+        client.ping()  # connect and authenticate now, not on the first real command
+        return client
+
+    def binary_client(self):
+        """A second client to the same server that returns bytes, for keys and values that need not be UTF-8
+        (SCAN, GET of session values). The caller closes it; errors come back as EngineError."""
+        self.require_driver()
+        params = dict(self._params(), decode_responses=False)
+        try:
+            client = redis.Redis(**params)
+            client.ping()
+        except Exception as exc:  # drivers raise many types; all mean "cannot connect"
+            raise self.error('cannot connect', exc)
+        return client
+
+    def _params(self):
         conn = self.conn
         params = {
             'username': conn.user or None,
@@ -64,9 +81,7 @@ class RedisEngine(Engine):
                 params['ssl_ca_certs'] = conn.tls_ca
                 params['ssl_certfile'] = conn.tls_cert
                 params['ssl_keyfile'] = conn.tls_key
-        client = redis.Redis(**params)
-        client.ping()  # connect and authenticate now, not on the first real command
-        return client
+        return params
 
     def _close(self):
         self.client.close()
