@@ -56,7 +56,10 @@ def decode_address(text):
     if len(raw) not in (4, 16):
         raise ValueError('address %r is neither IPv4 nor IPv6' % text)
     packed = b''.join(raw[index:index + 4][::-1] for index in range(0, len(raw), 4))
-    return '%s' % ipaddress.ip_address(packed), int(port, 16)
+    address = ipaddress.ip_address(packed)
+    mapped = getattr(address, 'ipv4_mapped', None)
+    # An IPv4 client of a dual-stack socket, written the same way whatever the Python version.
+    return '::ffff:%s' % mapped if mapped else '%s' % address, int(port, 16)
 
 
 def parse_table(text, table):
