@@ -155,8 +155,8 @@ options:
     type: dict
   memory_thresholds:
     description:
-      - Used memory in percent of C(maxmemory), C({warning: N, critical: N}); default 80 and 90. A server without
-        C(maxmemory) reports V(ok) with the used memory.
+      - "Used memory in percent of C(maxmemory), C({warning: N, critical: N}); default 80 and 90. A server without
+        C(maxmemory) reports V(ok) with the used memory."
     type: dict
   largest_keys:
     description: How many of the largest keys to list, by C(MEMORY USAGE); V(0) lists none.
