@@ -86,7 +86,8 @@ options:
   secret_patterns:
     description:
       - Shell globs of secrets files, matched case-sensitively against the file name, or, for a pattern with a
-        C(/), against the path below the root (V(config/private/*)).
+        C(/), against the end of the path below the root (V(config/private/*) matches
+        C(app/config/private/token.json)). A C(*) matches across C(/) too.
     type: list
     elements: str
     default: ['.env', '.env.*', '*.pem', '*.key', id_rsa, id_dsa, id_ecdsa, id_ed25519, '*.p12', '*.pfx',
@@ -136,8 +137,8 @@ options:
   sshd_policy:
     description:
       - sshd_config keywords and the values each may have (a list, or one value), compared case-insensitively.
-      - Default C({PermitRootLogin: [no, prohibit-password, without-password], PasswordAuthentication: [no]}).
-        A policy given replaces the default.
+      - "Default C({PermitRootLogin: [no, prohibit-password, without-password], PasswordAuthentication: [no]}).
+        A policy given replaces the default."
     type: dict
   allowed_ports:
     description:

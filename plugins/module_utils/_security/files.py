@@ -42,9 +42,13 @@ DEFAULT_SUID_ALLOWLIST = (
 
 def matches(patterns, name, rel):
     """Whether a file matches one of ``patterns``: a pattern with a slash is matched against
-    the path below the root, any other against the file name."""
+    the end of the path below the root (config/private/* matches app/config/private/x), any
+    other against the file name."""
     for pattern in patterns:
-        if fnmatch.fnmatchcase(rel if '/' in pattern else name, pattern):
+        if '/' not in pattern:
+            if fnmatch.fnmatchcase(name, pattern):
+                return True
+        elif fnmatch.fnmatchcase(rel, pattern.lstrip('/')) or fnmatch.fnmatchcase(rel, '*/' + pattern.lstrip('/')):
             return True
     return False
 
