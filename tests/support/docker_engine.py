@@ -218,10 +218,13 @@ def _data_root() -> tuple[str, bool, object | None]:
     return str(root), False, lock
 
 
-def start_engine(own: bool = False) -> Engine:
-    """An engine to test with. Uses a running one unless ``own``; else starts dockerd.
-    Raises DockerUnavailable (with the reason) when docker cannot run here."""
-    if not own:
+def start_engine(own: bool = False, fresh: bool = False) -> Engine:
+    """An engine to test with. Uses a running one unless ``own`` (or ``fresh``); else
+    starts dockerd. With ``fresh`` the dockerd gets an empty temporary data root of its
+    own, removed by stop(), for tests that must see nothing but what they make (the base
+    image is then imported from the cached tarball). Raises DockerUnavailable (with the
+    reason) when docker cannot run here."""
+    if not (own or fresh):
         url = _running_engine()
         if url:
             return Engine(url)
@@ -233,7 +236,10 @@ def start_engine(own: bool = False) -> Engine:
                                 % SYSTEM_SOCKET)
     # Short path: containerd's sockets live under the exec root and must fit in 108 bytes.
     run_dir = tempfile.mkdtemp(prefix="caretaker-docker-", dir="/tmp")
-    data_root, temporary, lock = _data_root()
+    if fresh:
+        data_root, temporary, lock = tempfile.mkdtemp(prefix="caretaker-docker-data-", dir="/var/tmp"), True, None
+    else:
+        data_root, temporary, lock = _data_root()
     socket_path = os.path.join(run_dir, "docker.sock")
     log = os.path.join(run_dir, "dockerd.log")
     config = os.path.join(run_dir, "daemon.json")
