@@ -212,8 +212,8 @@ def audit_sshd(config, policy):
                 findings.append(finding(
                     'sshd', '%s is %s for connections matching "Match %s" (%s); the policy allows %s'
                     % (name, override.value, override.match, override.where, ', '.join(allowed)),
-                    'change %s to %s %s, or remove it from the Match block' % (override.where, override.name,
-                                                                                allowed[0]),
+                    'change %s to %s %s, or remove it from the Match block'
+                    % (override.where, override.name, allowed[0]),
                     value='%s %s' % (name, override.value), keyword=name, allowed=allowed, source=override.where,
                     match=override.match))
     return findings, settings
