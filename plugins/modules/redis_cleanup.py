@@ -73,7 +73,7 @@ options:
       - Session keys deleted when idle for at least O(idle_sessions[].idle_for).
       - "With O(idle_sessions[].by=field) (the default), the idle time is read from a timestamp in the value: a field of
         the JSON of a string value (as connect-redis keeps C(sess:*) keys), or a field of a hash. Keys without the
-        field or with a value that is no timestamp are kept and counted in RV(idle_sessions[].without_field)."
+        field or with a value that is no timestamp are kept and counted in C(without_field) of RV(idle_sessions)."
       - With O(idle_sessions[].by=idletime), it is Redis's C(OBJECT IDLETIME), the seconds since a command last read or
         wrote the key. It is not kept under an LFU C(maxmemory-policy); such a server fails the task before anything
         is deleted. Idle-time rules run before the others, since reading a value (by field) resets the key's idle
@@ -443,13 +443,13 @@ def argument_spec():
         )),
         queue_thresholds=dict(type='dict'),
         memory_thresholds=dict(type='dict'),
-        largest_keys=dict(type='int', default=10),
-        largest_keys_sample=dict(type='int', default=10000),
+        largest_keys=dict(type='int', no_log=False, default=10),
+        largest_keys_sample=dict(type='int', no_log=False, default=10000),
         allow_all_keys=dict(type='bool', default=False),
         batch_size=dict(type='int', default=500),
         pause=dict(type='float', default=0),
-        max_keys_per_second=dict(type='float'),
-        diff_max_keys=dict(type='int', default=50),
+        max_keys_per_second=dict(type='float', no_log=False),
+        diff_max_keys=dict(type='int', no_log=False, default=50),
     )
     return spec
 

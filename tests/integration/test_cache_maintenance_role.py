@@ -7,8 +7,8 @@ import os
 import pytest
 import yaml
 
-from tests.support import servers
 from tests.support.playbook import run_playbook
+from tests.support.redis_fixtures import empty_client, own_redis
 
 PASSWORD = 'r0le "pw" $USER \'x\' y'
 DAY_MS = 86400 * 1000
@@ -16,20 +16,14 @@ DAY_MS = 86400 * 1000
 
 @pytest.fixture(scope='module')
 def server(tmp_path_factory):
-    srv = servers.start_redis(tmp_path_factory.mktemp('redis-cache-role'), password=PASSWORD)
-    try:
+    with own_redis(tmp_path_factory.mktemp('redis-cache-role'), PASSWORD) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture
 def r(server):
-    import redis
-    client = redis.Redis(host=server.host, port=server.port, password=server.password)
-    client.flushall()
-    yield client
-    client.close()
+    with empty_client(server) as client:
+        yield client
 
 
 def fill(r):

@@ -8,8 +8,8 @@ import time
 import pytest
 import yaml
 
-from tests.support import servers
 from tests.support.playbook import assert_ansible_doc_renders, run_module, run_tasks
+from tests.support.redis_fixtures import empty_client, own_redis
 
 MODULE = 'caretaker.maintenance.redis_cleanup'
 PASSWORD = 'pa ss "q" \'s\' $HOME $(id) \\ end'
@@ -20,22 +20,14 @@ FORTY_DAYS = 40 * 86400
 
 @pytest.fixture(scope='module')
 def server(tmp_path_factory):
-    srv = servers.start_redis(tmp_path_factory.mktemp('redis-cleanup'), password=PASSWORD)
-    try:
+    with own_redis(tmp_path_factory.mktemp('redis-cleanup'), PASSWORD) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture
 def r(server):
-    import redis
-    client = redis.Redis(host=server.host, port=server.port, password=server.password)
-    client.flushall()
-    client.config_set('maxmemory-policy', 'noeviction')
-    yield client
-    client.config_set('maxmemory', 0)
-    client.close()
+    with empty_client(server) as client:
+        yield client
 
 
 def now_ms(r):

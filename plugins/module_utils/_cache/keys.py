@@ -118,10 +118,8 @@ class RuleRun(object):
         return self.result
 
     def _script(self):
-        if self.rule.kind == 'delete_without_ttl':
-            return scripts.DELETE_WITHOUT_TTL
-        if self.rule.kind == 'expire_without_ttl':
-            return scripts.EXPIRE_WITHOUT_TTL
+        if self.rule.kind in ('delete_without_ttl', 'expire_without_ttl'):
+            return scripts.WITHOUT_TTL
         return scripts.DELETE_IDLE if self.rule.by == 'idletime' else scripts.DELETE_IF_UNCHANGED
 
     def _pipeline(self, batch, command, *args):
@@ -136,7 +134,7 @@ class RuleRun(object):
         if rule.kind in ('delete_without_ttl', 'expire_without_ttl'):
             ttls = self._pipeline(batch, 'ttl')
             matched = [key for key, ttl in zip(batch, ttls) if ttl == -1]
-            return matched, [rule.seconds] if rule.kind == 'expire_without_ttl' else []
+            return matched, [rule.seconds if rule.kind == 'expire_without_ttl' else '']
         if rule.by == 'idletime':
             idles = self._pipeline(batch, 'object', 'idletime')
             return [key for key, idle in zip(batch, idles) if idle is not None and idle >= rule.seconds], [rule.seconds]

@@ -187,14 +187,16 @@ class QueueRun(object):
     def checks(self, task_thresholds):
         thresholds = resolve_thresholds(QUEUE_THRESHOLDS, task_thresholds, self.spec.thresholds)
         counts = self.result['counts']
+        parts = ['wait %d' % counts['wait'], 'paused %d' % counts['paused']]
+        if 'prioritized' in counts:
+            parts.append('prioritized %d' % counts['prioritized'])
         items = []
         for signal in QUEUE_SIGNALS:
-            details = {'waiting': 'wait %d, paused %d%s' % (counts['wait'], counts['paused'], ', prioritized %d'
-                                                           % counts['prioritized'] if 'prioritized' in counts else '')}
+            detail = '%d %s jobs' % (counts[signal], signal)
+            if signal == 'waiting':
+                detail += ' (%s)' % ', '.join(parts)
             items.append(measured_item('%s %s' % (self.spec.label, signal), counts[signal], thresholds[signal],
-                                       unit='jobs', detail='%d %s jobs%s' % (
-                                           counts[signal], signal, ' (%s)' % details[signal] if signal in details else ''),
-                                       queue=self.spec.name, signal=signal))
+                                       unit='jobs', detail=detail, queue=self.spec.name, signal=signal))
         if not self.result['found']:
             items.append(check_item('%s found' % self.spec.label, WARNING, detail=(
                 'no %s key, no meta and no jobs: check the queue name and prefix' % self.key('id')),

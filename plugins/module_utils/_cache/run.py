@@ -131,12 +131,9 @@ def _partial(result, by_rule, options, check_mode):
 
 
 def _operations(result):
-    for kind in KINDS:
-        for entry in result[kind]:
-            yield entry
-    for queue in result['queues']:
-        for entry in queue['clean']:
-            yield entry
+    """Every key rule's and queue state's result."""
+    entries = [entry for kind in KINDS for entry in result[kind]]
+    return entries + [entry for queue in result['queues'] for entry in queue['clean']]
 
 
 def _count(number, noun):

@@ -9,26 +9,18 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-# KEYS: keys. UNLINK (memory freed in the background) the ones that still have no TTL.
-DELETE_WITHOUT_TTL = """
+# KEYS: keys; ARGV[1]: seconds, or '' to delete. The keys that still have no TTL get one (EXPIRE),
+# or are UNLINKed (memory freed in the background).
+WITHOUT_TTL = """
 local flags = {}
 for i, key in ipairs(KEYS) do
   flags[i] = 0
   if redis.call('TTL', key) == -1 then
-    redis.call('UNLINK', key)
-    flags[i] = 1
-  end
-end
-return flags
-"""
-
-# KEYS: keys; ARGV[1]: seconds. EXPIRE the ones that still have no TTL.
-EXPIRE_WITHOUT_TTL = """
-local flags = {}
-for i, key in ipairs(KEYS) do
-  flags[i] = 0
-  if redis.call('TTL', key) == -1 then
-    redis.call('EXPIRE', key, ARGV[1])
+    if ARGV[1] == '' then
+      redis.call('UNLINK', key)
+    else
+      redis.call('EXPIRE', key, ARGV[1])
+    end
     flags[i] = 1
   end
 end

@@ -10,6 +10,7 @@ __metaclass__ = type
 import calendar
 import datetime
 import json
+import math
 import re
 
 # Epoch numbers at or above this are milliseconds: 1e11 seconds is the year 5138, 1e11 ms is 1973.
@@ -56,7 +57,7 @@ def to_epoch_seconds(value, unit='auto'):
         except ValueError:
             return parse_iso(text)
     number = float(value)
-    if number != number or number in (float('inf'), float('-inf')):
+    if math.isnan(number) or math.isinf(number):
         return None
     if unit == 'ms' or (unit == 'auto' and abs(number) >= MS_FROM):
         return number / 1000.0

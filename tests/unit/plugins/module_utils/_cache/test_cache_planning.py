@@ -28,7 +28,7 @@ class Clock(object):
 def test_pacer_pauses_between_batches_only():
     clock = Clock()
     pacer = Pacer(pause=0.5, clock=clock, sleep=clock.sleep)
-    for _ in range(3):
+    for _batch in range(3):
         pacer.wait()
         pacer.done(10)
     assert clock.sleeps == [0.5, 0.5] and pacer.slept == 1.0
@@ -49,7 +49,7 @@ def test_pacer_keeps_the_rate_over_the_run():
 def test_pacer_without_limits_never_sleeps():
     clock = Clock()
     pacer = Pacer(clock=clock, sleep=clock.sleep)
-    for _ in range(5):
+    for _batch in range(5):
         pacer.wait()
         pacer.done(1000)
     assert clock.sleeps == []
