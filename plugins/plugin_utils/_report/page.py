@@ -20,7 +20,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bott
 h3{font-size:15px;margin:18px 0 6px}p.note{color:#555;margin:4px 0 8px}
 table{border-collapse:collapse;margin:4px 0 12px;font-size:13px}
 th,td{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
-th{background:#f4f4f4}td{overflow-wrap:anywhere;max-width:520px}
+th{background:#f4f4f4}td{overflow-wrap:anywhere;max-width:520px}td:first-child{white-space:nowrap}
 dl.meta{display:grid;grid-template-columns:max-content auto;gap:2px 12px;margin:8px 0}
 dl.meta dt{color:#555}dl.meta dd{margin:0}
 .st{font-weight:600;border-radius:3px;padding:0 4px;white-space:nowrap}

@@ -45,8 +45,9 @@ def check_sections(report):
                                  ('task', 'check', 'status', 'value', 'threshold', 'detail'), rows,
                                  status=(2,), level=3))
     if sections:
-        sections.insert(0, _section('checks', 'Checks', (), (), note='%d checks: %s.' % (
-            len(report['checks']), ', '.join('%d %s' % (n, s) for s, n in report['totals']['checks'].items() if n))))
+        counts = ', '.join('%d %s' % (n, status) for status, n in report['totals']['checks'].items() if n)
+        sections.insert(0, _section('checks', 'Checks', (), (),
+                                    note='%s: %s.' % (t.plural(len(report['checks']), 'check'), counts)))
     return sections
 
 
@@ -59,7 +60,7 @@ def backup_sections(report):
                 for b in report['backups']]
         sections.append(_section('backups', 'Backups taken', ('host', 'series', 'path', 'size', 'sha256', 'duration',
                                                               'verified'), rows, status=(6,),
-                                 note='%d backups, %s.' % (report['totals']['backups'],
+                                 note='%s, %s.' % (t.plural(report['totals']['backups'], 'backup'),
                                                            t.human_bytes(report['totals']['backup_bytes']))))
     if report['verifications']:
         rows = [[v['host'], v.get('path') or '', v.get('status') or '', v.get('msg') or '']
@@ -99,8 +100,8 @@ def optimization_section(report):
              t.seconds(o.get('seconds')), t.human_bytes(o.get('size_before')), t.human_bytes(o.get('size_after')),
              o.get('reason') or ''] for o in report['optimizations']]
     totals = report['totals']
-    note = '%d operations done, %d failed, %s reclaimed.' % (totals['operations_done'], totals['operations_failed'],
-                                                             t.human_bytes(totals['reclaimed_bytes']))
+    note = '%s done, %d failed, %s reclaimed.' % (t.plural(totals['operations_done'], 'operation'),
+                                                  totals['operations_failed'], t.human_bytes(totals['reclaimed_bytes']))
     return [_section('optimization', 'Optimisation', ('host', 'target', 'table', 'operation', 'status', 'time',
                                                       'before', 'after', 'reason'), rows, status=(4,), note=note)]
 

@@ -77,16 +77,21 @@ def stats_line(stats):
            'rescued=%(rescued)d ignored=%(ignored)d' % stats
 
 
+def plural(count, word):
+    """'1 backup', '2 backups'."""
+    return '%d %s%s' % (count, word, '' if count == 1 else 's')
+
+
 def headline(report):
     """One line: the run's hosts by state, and the failed tasks."""
     totals = report['totals']
     states = ', '.join('%d %s' % (count, state) for state, count in sorted(totals['states'].items(),
                                                                             key=lambda kv: -kv[1]))
-    text = '%d host%s' % (totals['hosts'], '' if totals['hosts'] == 1 else 's')
+    text = plural(totals['hosts'], 'host')
     if states:
         text += ': ' + states
     if totals['failed_tasks']:
-        text += '; %d failed task%s' % (totals['failed_tasks'], '' if totals['failed_tasks'] == 1 else 's')
+        text += '; ' + plural(totals['failed_tasks'], 'failed task')
     if report.get('check_mode'):
         text += ' (check mode)'
     return text
