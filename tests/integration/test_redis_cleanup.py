@@ -413,3 +413,54 @@ def test_examples_run_in_check_mode(server, r):
     for index in range(len(examples)):
         assert not run.task(index).get('failed'), run.task(index)['msg']
     assert r.exists('analytics:day:0')
+
+
+def test_scripts_check_again_before_acting(r):
+    """What the read phase saw may change before the script runs: the scripts leave such keys and jobs alone."""
+    import hashlib
+    from ansible_collections.caretaker.maintenance.plugins.module_utils._cache import scripts
+    old = json.dumps({'lastActivity': 1}).encode()
+    r.set('sess:a', old)
+    r.set('sess:b', json.dumps({'lastActivity': 2}))  # used since it was read
+    r.hset('sess:h', 'lastActivity', '1')
+    unchanged = r.register_script(scripts.DELETE_IF_UNCHANGED)
+    flags = unchanged(keys=['sess:a', 'sess:b', 'sess:h', 'sess:gone'], args=[
+        'string', '', hashlib.sha1(old).hexdigest(), 'string', '', hashlib.sha1(old).hexdigest(),
+        'hash', 'lastActivity', hashlib.sha1(b'1').hexdigest(), 'string', '', hashlib.sha1(old).hexdigest()])
+    assert flags == [1, 0, 1, 0] and r.exists('sess:a', 'sess:b', 'sess:h') == 1
+
+    r.set('c:1', 'x')
+    r.set('c:2', 'x', ex=100)  # given a TTL since it was read
+    assert r.register_script(scripts.WITHOUT_TTL)(keys=['c:1', 'c:2'], args=['60']) == [1, 0]
+    assert 0 < r.ttl('c:1') <= 60 and 60 < r.ttl('c:2') <= 100
+
+    now = now_ms(r)
+    for i in (1, 2, 3):
+        job(r, 'bull:q:', i, finishedOn=now - 3 * DAY_MS)
+        r.zadd('bull:q:completed', {str(i): now - 3 * DAY_MS})
+    r.set('bull:q:2:lock', 'token')  # a worker took job 2 again
+    r.zrem('bull:q:completed', '3')  # the application removed job 3 itself
+    clean = r.register_script(scripts.CLEAN_JOBS)
+    flags = clean(keys=['bull:q:completed', 'bull:q:active', 'bull:q:priority', 'bull:q:limiter:index'],
+                  args=['bull:q:', 'bull', now - DAY_MS, '1', '2', '3'])
+    assert flags == [1, 0, 0]
+    assert r.zrange('bull:q:completed', 0, -1) == [b'2'] and r.exists('bull:q:1', 'bull:q:2', 'bull:q:3') == 2
+
+
+def test_error_mid_run_names_the_rule_and_keeps_what_was_done(server, r):
+    """A user that may not run scripts: the first rule matches nothing, the second fails on its script."""
+    fill_cache(r)
+    r.execute_command('ACL', 'SETUSER', 'cleaner', 'reset', 'on', '>cleaner pw $1', '~*', '&*', '+@all', '-@scripting')
+    try:
+        args = dict(server.target(), login_user='cleaner', login_password='cleaner pw $1',
+                    delete_without_ttl=['nothing:*', 'analytics:*'])
+        result, run = run_module(MODULE, args)
+    finally:
+        r.execute_command('ACL', 'DELUSER', 'cleaner')
+    assert result['failed'] is True and result['changed'] is False
+    assert result['msg'].endswith("delete_without_ttl[1]: this user has no permissions to run the 'evalsha' command "
+                                  "(allow the login what redis_cleanup runs: ACL +@read +@write +@scripting +@keyspace "
+                                  "+time +info +memory, or run it in check mode, which runs no script)"), result['msg']
+    assert result['delete_without_ttl'] == [dict(pattern='nothing:*', matched=0, affected=0, scanned=0)]
+    assert len(r.keys('analytics:day:*')) == 30
+    assert 'cleaner pw $1' not in run.stdout + run.stderr

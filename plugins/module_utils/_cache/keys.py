@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
 import time
 
 from ansible_collections.caretaker.maintenance.plugins.module_utils._cache import scripts
@@ -161,7 +162,7 @@ class RuleRun(object):
         cutoff = self.now - rule.seconds
         for (key, kind), raw in zip(readable, pipe.execute() if readable else []):
             if raw is None:  # a hash without the field (or a key gone since the SCAN)
-                self.result['without_field'] += kind == 'hash'
+                self.result['without_field'] += int(kind == 'hash')
                 continue
             value = field_value(raw, path) if kind == 'string' else hash_field_value(raw, path[1:])
             stamp = to_epoch_seconds(value, rule.unit)
@@ -169,5 +170,5 @@ class RuleRun(object):
                 self.result['without_field'] += 1
             elif stamp <= cutoff:
                 matched.append(key)
-                args.extend([kind, path[0] if kind == 'hash' else '', raw])
+                args.extend([kind, path[0] if kind == 'hash' else '', hashlib.sha1(raw).hexdigest()])
         return matched, args

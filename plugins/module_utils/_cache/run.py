@@ -52,8 +52,12 @@ def _preflight(engine, client, options, queues):
 
 def _act_error(engine, exc, where):
     text = '%s' % (exc if isinstance(exc, EngineError) else engine.error(where, exc))
-    if 'lfu' in text.lower() and 'idle' in text.lower():
+    lowered = text.lower()
+    if 'lfu' in lowered and 'idle' in lowered:
         text += ': use by: field with the session\'s timestamp field'
+    elif 'no permissions' in lowered or 'noperm' in lowered:
+        text += (' (allow the login what redis_cleanup runs: ACL +@read +@write +@scripting +@keyspace +time +info '
+                 '+memory, or run it in check mode, which runs no script)')
     return text
 
 

@@ -42,8 +42,8 @@ end
 return flags
 """
 
-# KEYS: keys; ARGV: per key its type (string or hash), the hash field (or '') and the value read.
-# UNLINK the ones whose value is still the one read: a session used since keeps its new lastActivity.
+# KEYS: keys; ARGV: per key its type (string or hash), the hash field (or '') and the SHA-1 of the value
+# read. UNLINK the ones whose value is still the one read: a session used since keeps its new lastActivity.
 DELETE_IF_UNCHANGED = """
 local flags = {}
 for i, key in ipairs(KEYS) do
@@ -57,7 +57,7 @@ for i, key in ipairs(KEYS) do
       current = redis.call('HGET', key, field)
     end
   end
-  if current == seen then
+  if current and redis.sha1hex(current) == seen then
     redis.call('UNLINK', key)
     flags[i] = 1
   end
