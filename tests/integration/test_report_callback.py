@@ -17,7 +17,6 @@ import subprocess
 import sys
 import time
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 import yaml
@@ -269,7 +268,7 @@ def test_ini_options_and_callback_not_on_unless_enabled(tmp_path):
     reports = tmp_path / 'from-ini'
     config = config_file(tmp_path / 'ansible.cfg', 'callbacks_enabled = %s\n\n[caretaker_report]\nreport_dir = %s\n'
                          'latest = copy\nhistory = 3\n' % (CALLBACK, reports))
-    for _ in range(4):
+    for _run in range(4):
         run = run_playbook(playbook, env={'ANSIBLE_CONFIG': config})
         assert run.returncode == 0, run.stderr
     latest = reports / 'latest.md'

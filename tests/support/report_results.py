@@ -63,8 +63,8 @@ def verify_item(backup, status='ok'):
 
 VERIFY_LOOP = {
     'changed': True, 'msg': 'All items completed', 'failed': True,
-    'results': [verify_item(BACKUP_LOOP['results'][0]), dict(verify_item(BACKUP_LOOP['results'][1], 'critical'),
-                                                              failed=True)],
+    'results': [verify_item(BACKUP_LOOP['results'][0]),
+                dict(verify_item(BACKUP_LOOP['results'][1], 'critical'), failed=True)],
 }
 
 PRUNE = {

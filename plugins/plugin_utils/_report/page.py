@@ -79,13 +79,13 @@ def render(report, trend=None):
     if report['totals'].get('censored'):
         meta.append(('Hidden by no_log', str(report['totals']['censored'])))
     for key, value in meta:
-        body.append('<dt>%s</dt><dd>%s</dd>' % (escape(key), status_span(value) if key == 'Checks'
-                                                   else escape(value)))
+        shown = status_span(value) if key == 'Checks' else escape(value)
+        body.append('<dt>%s</dt><dd>%s</dd>' % (escape(key), shown))
     body.append('</dl>')
     for section in s.build(report, trend):
         level = section['level']
-        body.append('<section id="%s"><h%d>%s</h%d>' % (escape(section['id'], quote=True), level,
-                                                         escape(section['title']), level))
+        body.append('<section id="%s"><h%d>%s</h%d>'
+                    % (escape(section['id'], quote=True), level, escape(section['title']), level))
         if section['note']:
             body.append('<p class="note">%s</p>' % escape(section['note']))
         if section['id'] == 'backup-trend':

@@ -14,6 +14,8 @@ __metaclass__ = type
 
 from ansible_collections.caretaker.maintenance.plugins.plugin_utils._report import text as t
 
+STAT_COLUMNS = ('ok', 'changed', 'failures', 'unreachable', 'skipped', 'rescued', 'ignored')
+
 
 def _section(ident, title, columns, rows, status=(), note=None, level=2):
     return {'id': ident, 'title': title, 'level': level, 'note': note, 'columns': list(columns),
@@ -25,12 +27,10 @@ def hosts_section(report):
     rows = []
     for name, host in report['hosts'].items():
         stats = host.get('stats') or {}
-        rows.append([name, host['state'], host['status'] or ''] +
-                    [str(stats.get(key, '')) for key in ('ok', 'changed', 'failures', 'unreachable', 'skipped',
-                                                          'rescued', 'ignored')])
-    return [_section('hosts', 'Hosts', ('host', 'state', 'checks', 'ok', 'changed', 'failed', 'unreachable',
-                                       'skipped', 'rescued', 'ignored'), rows, status=(1, 2),
-                    note=None if rows else 'No host ran a task.')]
+        counts = [str(stats.get(key, '')) for key in STAT_COLUMNS]
+        rows.append([name, host['state'], host['status'] or ''] + counts)
+    columns = ('host', 'state', 'checks', 'ok', 'changed', 'failed', 'unreachable', 'skipped', 'rescued', 'ignored')
+    return [_section('hosts', 'Hosts', columns, rows, status=(1, 2), note=None if rows else 'No host ran a task.')]
 
 
 def check_sections(report):
@@ -61,7 +61,7 @@ def backup_sections(report):
         sections.append(_section('backups', 'Backups taken', ('host', 'series', 'path', 'size', 'sha256', 'duration',
                                                               'verified'), rows, status=(6,),
                                  note='%s, %s.' % (t.plural(report['totals']['backups'], 'backup'),
-                                                           t.human_bytes(report['totals']['backup_bytes']))))
+                                                   t.human_bytes(report['totals']['backup_bytes']))))
     if report['verifications']:
         rows = [[v['host'], v.get('path') or '', v.get('status') or '', v.get('msg') or '']
                 for v in report['verifications']]

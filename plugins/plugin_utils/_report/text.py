@@ -85,8 +85,8 @@ def plural(count, word):
 def headline(report):
     """One line: the run's hosts by state, and the failed tasks."""
     totals = report['totals']
-    states = ', '.join('%d %s' % (count, state) for state, count in sorted(totals['states'].items(),
-                                                                            key=lambda kv: -kv[1]))
+    by_count = sorted(totals['states'].items(), key=lambda kv: -kv[1])
+    states = ', '.join('%d %s' % (count, state) for state, count in by_count)
     text = plural(totals['hosts'], 'host')
     if states:
         text += ': ' + states

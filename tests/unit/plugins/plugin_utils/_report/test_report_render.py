@@ -172,7 +172,7 @@ def test_files_names_modes_and_latest_links(tmp_path):
     assert os.readlink(str(directory / 'latest.json')) == '20261123T020000Z-daily.json'
     assert json.loads((directory / 'latest.json').read_text())['playbook'] == 'daily'
     # the same playbook again in the same second: a new name, latest moves on
-    again, _ = store.write_report(str(directory), report)
+    again, _warnings = store.write_report(str(directory), report)
     assert os.path.basename(again['json']) == '20261123T020000Z-daily-2.json'
     assert os.readlink(str(directory / 'latest.html')) == '20261123T020000Z-daily-2.html'
     assert [name for name in os.listdir(directory) if name.startswith('.')] == []
