@@ -93,10 +93,13 @@ options:
     default: ['.env', '.env.*', '*.pem', '*.key', id_rsa, id_dsa, id_ecdsa, id_ed25519, '*.p12', '*.pfx',
               'credentials*', .pgpass, .my.cnf, .netrc]
   secret_exclude_patterns:
-    description: Globs of files that match O(secret_patterns) but are no secrets (templates, public keys).
+    description:
+      - Globs of files that match O(secret_patterns) but are no secrets (templates, public keys, and source code
+        named after what it handles, such as C(credentials.py)), matched as O(secret_patterns).
     type: list
     elements: str
-    default: ['*.example', '*.sample', '*.dist', '*.template', '*.pub']
+    default: ['*.example', '*.sample', '*.dist', '*.template', '*.pub', '*.py', '*.pyc', '*.js', '*.ts', '*.rb',
+              '*.go', '*.java', '*.class', '*.php', '*.md', '*.html']
   secret_mode:
     description:
       - The most a secrets file's mode may allow, as a quoted octal string. V("0600") reports a file any group or

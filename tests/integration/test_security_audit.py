@@ -10,7 +10,6 @@ directory is closed to it. As a non-root user the chmod alone does it.
 import hashlib
 import json
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.caretaker.maintenance.plugins.module_utils._security.options import argument_spec
 from tests.support.playbook import ROOT, ansible_env, assert_ansible_doc_renders, run_module
+from tests.support.sockets import loopback_listener
 
 MODULE = 'caretaker.maintenance.security_audit'
 SECRET = 'DB_PASSWORD=s3cr3t-value-never-printed'
@@ -181,11 +181,7 @@ def test_accounts_and_sshd_from_generated_files(tmp_path):
 
 
 def test_listening_loopback_socket_not_allowed_then_allowed():
-    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        server.bind(('127.0.0.1', 0))
-        server.listen(1)
-        port = server.getsockname()[1]
+    with loopback_listener() as port:
         endpoint = 'tcp/127.0.0.1:%d' % port
         result, run = run_module(MODULE, {'checks': ['ports'], 'fail_on': 'never'})
         assert run.returncode == 0, result
@@ -199,8 +195,6 @@ def test_listening_loopback_socket_not_allowed_then_allowed():
         assert [s['allowed'] for s in result['listening'] if s['endpoint'] == endpoint] == [True]
         result, run = run_module(MODULE, {'checks': ['ports'], 'fail_on': 'never', 'allow_loopback': True})
         assert not [f for f in by_kind(result, 'listening_port') if f['value'] == endpoint]
-    finally:
-        server.close()
 
 
 def digest(path):

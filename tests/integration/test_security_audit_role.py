@@ -12,12 +12,12 @@ import yaml
 from tests.support.playbook import run_playbook
 
 
-def playbook(tmp_path, **variables):
+def playbook(tmp_path, variables, **extra):
     path = tmp_path / 'audit.yml'
     play = [{'name': 'security audit', 'hosts': 'localhost', 'gather_facts': False,
              'vars': {'ansible_python_interpreter': sys.executable},
              'tasks': [{'name': 'audit', 'ansible.builtin.include_role': {'name': 'caretaker.maintenance.security_audit'},
-                        'vars': variables}]}]
+                        'vars': dict(variables, **extra)}]}]
     path.write_text(yaml.safe_dump(play))
     return path
 
@@ -57,7 +57,7 @@ def base_vars(tmp_path):
 def test_weekly_review_summary_fail_on_then_fix(tmp_path):
     variables = base_vars(tmp_path)
     env = tmp_path / 'app' / '.env'
-    run = run_playbook(playbook(tmp_path, **variables))
+    run = run_playbook(playbook(tmp_path, variables))
     assert run.returncode != 0                                  # the .env is a warning, fail_on warning
     audit = task(run, 'Audit the host')
     assert audit['checks_run'] == ['accounts', 'auth_log', 'ports', 'secrets', 'sshd', 'suid_sgid', 'world_writable']
@@ -69,11 +69,11 @@ def test_weekly_review_summary_fail_on_then_fix(tmp_path):
     assert 'reaches security_audit_fail_on (warning)' in task(run, 'Fail when the audit reaches security_audit_fail_on')['msg']
     assert 'role-test-secret' not in run.stdout
 
-    preview = run_playbook(playbook(tmp_path, security_audit_fix=True, **variables), check=True, diff=True)
+    preview = run_playbook(playbook(tmp_path, variables, security_audit_fix=True), check=True, diff=True)
     assert stat.S_IMODE(env.stat().st_mode) == 0o644
     assert task(preview, 'Audit the host')['changed'] is True
 
-    fixed = run_playbook(playbook(tmp_path, security_audit_fix=True, **variables))
+    fixed = run_playbook(playbook(tmp_path, variables, security_audit_fix=True))
     assert fixed.returncode == 0, fixed.stdout[-3000:]
     assert stat.S_IMODE(env.stat().st_mode) == 0o600
     assert task(fixed, 'Show the summary')['msg']['changed'] == [str(env)]
@@ -89,18 +89,18 @@ def test_quarterly_full_audit_takes_then_checks_the_baseline(tmp_path):
     full = dict(variables, security_audit_paths=[], security_audit_full=True,
                 security_audit_integrity_paths=[str(watched)], security_audit_baseline_file=str(baseline))
 
-    checked = run_playbook(playbook(tmp_path, security_audit_update_baseline=True, **full), check=True)
+    checked = run_playbook(playbook(tmp_path, full, security_audit_update_baseline=True), check=True)
     assert checked.returncode == 0, checked.stdout[-3000:]
     assert task(checked, 'Audit the host')['changed'] is True and not baseline.exists()
 
-    taken = run_playbook(playbook(tmp_path, security_audit_update_baseline=True, **full))
+    taken = run_playbook(playbook(tmp_path, full, security_audit_update_baseline=True))
     assert taken.returncode == 0, taken.stdout[-3000:]
     assert 'integrity' in task(taken, 'Audit the host')['checks_run']
     assert json.loads(baseline.read_text())['files'][str(watched / 'app.conf')]['type'] == 'file'
     assert task(taken, 'Show the summary')['msg']['changed'] == ['baseline %s' % baseline]
 
     (watched / 'app.conf').write_text('port=8080\n')
-    review = run_playbook(playbook(tmp_path, **full))
+    review = run_playbook(playbook(tmp_path, full))
     assert review.returncode != 0
     audit = task(review, 'Audit the host')
     assert [(f['path'], f['change']) for f in audit['findings'] if f['kind'] == 'integrity'] == [
@@ -109,6 +109,6 @@ def test_quarterly_full_audit_takes_then_checks_the_baseline(tmp_path):
 
 
 def test_full_without_integrity_paths_is_refused(tmp_path):
-    run = run_playbook(playbook(tmp_path, security_audit_full=True, security_audit_updates=False))
+    run = run_playbook(playbook(tmp_path, {'security_audit_full': True, 'security_audit_updates': False}))
     assert run.returncode != 0
     assert 'security_audit_full needs security_audit_integrity_paths' in task(run, 'Check the role variables')['msg']

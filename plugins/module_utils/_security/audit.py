@@ -228,6 +228,8 @@ class Audit(object):
             detail = '%d added, %d changed, %d removed of %d files since the baseline of %s%s' % (
                 len(added), len(changed), len(removed), len(state), baseline.get('taken'),
                 ''.join(': ' + ', '.join(item['path'] for item in found[:SHOWN]) if found else ''))
+        if problems:
+            detail += '; %d paths could not be read (see problems)' % len(problems)
         if opts.update_baseline and (baseline is None or baseline['files'] != state
                                      or baseline.get('paths') != opts.integrity_paths):
             if not self.check_mode:

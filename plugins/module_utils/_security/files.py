@@ -18,7 +18,9 @@ from ansible_collections.caretaker.maintenance.plugins.module_utils._security.wa
 
 DEFAULT_SECRET_PATTERNS = ('.env', '.env.*', '*.pem', '*.key', 'id_rsa', 'id_dsa', 'id_ecdsa', 'id_ed25519',
                            '*.p12', '*.pfx', 'credentials*', '.pgpass', '.my.cnf', '.netrc')
-DEFAULT_SECRET_EXCLUDES = ('*.example', '*.sample', '*.dist', '*.template', '*.pub')
+# Templates, public keys, and source code named after what it handles (credentials.py).
+DEFAULT_SECRET_EXCLUDES = ('*.example', '*.sample', '*.dist', '*.template', '*.pub', '*.py', '*.pyc', '*.js',
+                           '*.ts', '*.rb', '*.go', '*.java', '*.class', '*.php', '*.md', '*.html')
 # Files with these endings hold a secret only when they hold a private key: certificates
 # (fullchain.pem, ca.crt) are public.
 PEM_SUFFIXES = ('.pem', '.crt', '.cer')
@@ -37,6 +39,7 @@ DEFAULT_SUID_ALLOWLIST = (
     '/usr/lib/polkit-1/polkit-agent-helper-1', '/usr/libexec/polkit-agent-helper-1',
     '/usr/lib/x86_64-linux-gnu/utempter/utempter', '/usr/libexec/utempter/utempter',
     '/usr/sbin/mount.nfs', '/usr/sbin/mount.cifs', '/usr/lib/eject/dmcrypt-get-device',
+    '/usr/lib/mysql/plugin/auth_pam_tool_dir/auth_pam_tool',
 )
 
 

@@ -4,13 +4,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import socket
-
 import pytest
 
 from ansible_collections.caretaker.maintenance.plugins.module_utils._security.common import AuditError
 from ansible_collections.caretaker.maintenance.plugins.module_utils._security.ports import (
     PortRule, Socket, audit_ports, decode_address, parse_table, read_sockets)
+from tests.support.sockets import loopback_listener
 
 HEADER = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n'
 TCP = HEADER + (
@@ -74,16 +73,10 @@ def test_findings_for_sockets_not_allowed_with_loopback_switch():
 
 
 def test_a_socket_this_test_opens_is_read_from_proc_with_its_process():
-    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        server.bind(('127.0.0.1', 0))
-        server.listen(1)
-        port = server.getsockname()[1]
+    with loopback_listener() as port:
         sockets, problems = read_sockets()
         assert problems == []
         mine = [sock for sock in sockets if sock.proto == 'tcp' and sock.port == port]
         assert len(mine) == 1 and mine[0].address == '127.0.0.1'
         findings, _listening = audit_ports(mine, [], allow_loopback=False)
         assert findings[0]['process'] and findings[0]['process'].startswith('pid ')
-    finally:
-        server.close()
