@@ -55,17 +55,13 @@ def text(key):
 
 
 def scan_batches(client, pattern, batch_size):
-    """Lists of at most ``batch_size`` distinct keys matching ``pattern``, by SCAN (never KEYS).
-    SCAN may return a key twice; each is given once."""
-    seen = set()
+    """Lists of at most ``batch_size`` keys matching ``pattern``, by SCAN (never KEYS). SCAN may return a
+    key twice (while the server resizes its table); RuleRun counts each match once."""
     pending = []
     cursor = 0
     while True:
         cursor, keys = client.scan(cursor, match=pattern, count=batch_size)
-        for key in keys:
-            if key not in seen:
-                seen.add(key)
-                pending.append(key)
+        pending.extend(keys)
         while len(pending) >= batch_size:
             yield pending[:batch_size]
             pending = pending[batch_size:]
@@ -90,6 +86,9 @@ class RuleRun(object):
         self.check_mode = check_mode
         self.diff_max_keys = diff_max_keys
         self.keys = []
+        # Check mode remembers its matches, so a key SCAN returns twice counts once. The real run needs
+        # not: a key it deleted or gave a TTL no longer matches.
+        self.seen = set()
         self.result = dict(pattern=rule.pattern, matched=0, affected=0, scanned=0)
         if rule.kind == 'expire_without_ttl':
             self.result['seconds'] = rule.seconds
@@ -103,6 +102,9 @@ class RuleRun(object):
         for batch in scan_batches(self.client, self.rule.pattern, batch_size):
             pacer.wait()
             matched, args = self._read(batch)
+            if self.check_mode:
+                matched = [key for key in matched if key not in self.seen]
+                self.seen.update(matched)
             self.result['scanned'] += len(batch)
             self.result['matched'] += len(matched)
             if self.check_mode:
