@@ -126,6 +126,18 @@ def _now():
     return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
 
 
+def _in_rescued_block(task):
+    """Whether a failure of ``task`` goes to a rescue section: the task sits in the block part
+    of a block (or of a block around it) that has one."""
+    child, parent = task, getattr(task, '_parent', None)
+    while parent is not None:
+        if getattr(parent, 'rescue', None) and any(
+                getattr(entry, '_uuid', None) == getattr(child, '_uuid', False) for entry in parent.block or []):
+            return True
+        child, parent = parent, getattr(parent, '_parent', None)
+    return False
+
+
 def _result_dict(result):
     data = getattr(result, 'result', None)
     if data is None:
@@ -159,13 +171,13 @@ class CallbackModule(CallbackBase):
         self._play = (play.get_name() or '').strip() or None
         self._run().add_play(self._play)
 
-    def _add(self, result, outcome, ignored=False):
+    def _add(self, result, outcome, ignored=False, rescued=False):
         task = result.task
         is_loop = getattr(task, 'loop', None) is not None or bool(getattr(task, 'loop_with', None))
         name = getattr(result, 'task_name', None) or task.get_name()
         self._run().add_result(result.host.get_name(), name, _result_dict(result), outcome=outcome,
                                action=getattr(task, 'action', None), play=self._play, is_loop=is_loop,
-                               ignored=ignored)
+                               ignored=ignored, rescued=rescued)
 
     @_guarded
     def v2_runner_on_ok(self, result):
@@ -173,7 +185,7 @@ class CallbackModule(CallbackBase):
 
     @_guarded
     def v2_runner_on_failed(self, result, ignore_errors=False):
-        self._add(result, 'failed', ignored=ignore_errors)
+        self._add(result, 'failed', ignored=ignore_errors, rescued=_in_rescued_block(result.task))
 
     @_guarded
     def v2_runner_on_unreachable(self, result):

@@ -336,3 +336,84 @@ def test_headless_chromium_renders_the_statuses(first, tmp_path):
     keep = os.environ.get('CARETAKER_REPORT_SCREENSHOT')
     if keep:
         shutil.copy(str(shot), keep)
+
+
+def test_retention_and_optimisation_on_postgresql_match_the_modules(pg_server, tmp_path):
+    """data_retention and db_optimize in loops over indexes, as the db_maintenance role runs them."""
+    import psycopg2  # pylint: disable=import-outside-toplevel
+    database = 'report_%d' % os.getpid()
+    conn = psycopg2.connect(host=pg_server.host, port=pg_server.port, user=pg_server.user, password=pg_server.password,
+                            dbname='postgres')
+    conn.autocommit = True
+    conn.cursor().execute('CREATE DATABASE %s' % database)
+    conn.close()
+    conn = psycopg2.connect(host=pg_server.host, port=pg_server.port, user=pg_server.user, password=pg_server.password,
+                            dbname=database)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute('CREATE TABLE jobs (id bigint PRIMARY KEY, created_at timestamptz, email text)')
+        cur.execute("INSERT INTO jobs SELECT i, now() - (i || ' days')::interval - interval '12 hours', "
+                    "'user' || i || '@example.com' FROM generate_series(0, 29) AS i")
+        cur.execute('CREATE TABLE sessions (id bigint PRIMARY KEY, created_at timestamptz)')
+        cur.execute("INSERT INTO sessions SELECT i, now() - (i || ' days')::interval - interval '12 hours' "
+                    "FROM generate_series(0, 19) AS i")
+    conn.close()
+    target = dict(pg_server.target(), database=database)
+    variables = tmp_path / 'vars.yml'
+    fd = os.open(variables, os.O_WRONLY | os.O_CREAT, 0o600)
+    with os.fdopen(fd, 'w') as handle:
+        yaml.safe_dump({'databases': [target]}, handle)
+    connection = dict((key, '{{ databases[item].%s }}' % key) for key in target)
+    playbook = tmp_path / 'maintenance.yml'
+    playbook.write_text(yaml.safe_dump([{'hosts': 'localhost', 'gather_facts': False, 'tasks': [
+        {'name': 'Apply the retention rules', 'loop': '{{ range(databases | length) | list }}',
+         'loop_control': {'label': '{{ databases[item].database }}'},
+         'register': 'retained',
+         'caretaker.maintenance.data_retention': dict(connection, rules=[
+             {'name': 'old jobs', 'table': 'jobs', 'timestamp_column': 'created_at', 'older_than': '20d',
+              'action': 'anonymize', 'columns': {'email': None}},
+             {'name': 'old sessions', 'table': 'sessions', 'timestamp_column': 'created_at', 'older_than': '5d',
+              'action': 'delete'}])},
+        {'name': 'Optimise', 'loop': '{{ range(databases | length) | list }}', 'register': 'optimised',
+         'loop_control': {'label': '{{ databases[item].database }}'},
+         'caretaker.maintenance.db_optimize': dict(connection, operations=['vacuum', 'analyze'])},
+    ]}]))
+    reports = tmp_path / 'reports'
+    run = run_playbook(playbook, extra_args=['-e', '@%s' % variables],
+                       env={'ANSIBLE_CALLBACKS_ENABLED': CALLBACK, 'CARETAKER_REPORT_DIR': str(reports)})
+    assert run.returncode == 0, run.stderr
+    report = json.loads((reports / 'latest.json').read_text())
+    retained = run.task(0)['results'][0]
+    assert [(r['rule'], r['table'], r['action'], r['matched'], r['affected'], r['item']) for r in report['retention']] == [
+        (rule['name'], rule['table'], rule['action'], rule['matched'], rule['affected'], database)
+        for rule in retained['rules']]
+    assert [r['affected'] for r in report['retention']] == [10, 15]  # rows 20-29 and 5-19 days old
+    assert report['totals']['rows_by_action'] == {'anonymize': 10, 'delete': 15}
+    optimised = run.task(1)['results'][0]
+    assert [(o['table'], o['operation'], o['status'], o['size_before']) for o in report['optimizations']] == [
+        (op['table'], op['operation'], op['status'], op['size_before']) for op in optimised['results']]
+    assert {o['table'] for o in report['optimizations']} == {'public.jobs', 'public.sessions'}
+    assert all(o['target'] == optimised['target'] and o['item'] == database for o in report['optimizations'])
+    text = (reports / 'latest.md').read_text()
+    assert '## Data retention' in text and '## Optimisation' in text
+    assert 'Rows acted on: anonymize 10, delete 15.' in text
+    for path in reports.iterdir():
+        assert pg_server.password.encode() not in path.read_bytes(), path.name
+
+
+def test_rescued_failures_are_marked_and_the_host_stays_ok(tmp_path):
+    playbook = tmp_path / 'rescue.yml'
+    playbook.write_text(yaml.safe_dump([{'hosts': 'localhost', 'gather_facts': False, 'tasks': [
+        {'name': 'Outer', 'block': [{'name': 'Inner', 'block': [
+            {'name': 'Fail inside', 'ansible.builtin.fail': {'msg': 'first attempt failed'}}]}],
+         'rescue': [{'name': 'Recover', 'ansible.builtin.debug': {'msg': 'recovered'}}]},
+    ]}]))
+    reports = tmp_path / 'reports'
+    run = run_playbook(playbook, env={'ANSIBLE_CALLBACKS_ENABLED': CALLBACK, 'CARETAKER_REPORT_DIR': str(reports)})
+    assert run.returncode == 0, run.stderr
+    report = json.loads((reports / 'latest.json').read_text())
+    assert [(f['task'], f['msg'], f['rescued'], f['ignored']) for f in report['failures']] == [
+        ('Fail inside', 'first attempt failed', True, False)]
+    assert report['hosts']['localhost']['state'] == 'ok' and report['hosts']['localhost']['stats']['rescued'] == 1
+    assert report['totals']['failed_tasks'] == 0 and report['totals']['rescued_failures'] == 1
+    assert '| failed (rescued) |' in (reports / 'latest.md').read_text()

@@ -115,24 +115,26 @@ class Collector(object):
             self.hosts[name] = {'name': name, 'status': None, 'outcome': 'ok', 'stats': None, 'censored': 0}
         return self.hosts[name]
 
-    def add_result(self, host, task, result, outcome='ok', action=None, play=None, is_loop=False, ignored=False):
+    def add_result(self, host, task, result, outcome='ok', action=None, play=None, is_loop=False, ignored=False,
+                   rescued=False):
         """Take what the report needs from one task result.
 
         ``outcome`` is ok, failed or unreachable (the callback event); ``ignored`` marks a
-        failure under ignore_errors; ``is_loop`` says ``results`` holds loop items (and not,
+        failure under ignore_errors, ``rescued`` one in a block with a rescue section; ``is_loop`` says ``results`` holds loop items (and not,
         say, db_optimize's operations)."""
         if not isinstance(result, dict):
             return
         entry = self._host(host)
         where = {'host': host, 'play': play, 'task': shorten(scrub_text(task), 300)}
         module = _module(action)
+        handled = 'ignored' if ignored else ('rescued' if rescued else None)
         if result.get('censored'):
             entry['censored'] += 1
             if outcome != 'ok':
-                self._failure(where, None, outcome, CENSORED_MSG, ignored)
+                self._failure(where, None, outcome, CENSORED_MSG, handled)
             return
         if outcome == 'unreachable':
-            self._failure(where, None, outcome, failure_message(result), ignored)
+            self._failure(where, None, outcome, failure_message(result), handled)
             return
         items = result.get('results') if isinstance(result.get('results'), list) else None
         if items is not None and (is_loop or any(isinstance(i, dict) and 'ansible_loop_var' in i for i in items)):
@@ -145,7 +147,7 @@ class Collector(object):
                     entry['censored'] += 1
                     if item.get('failed') or item.get('unreachable'):
                         failed_items += 1
-                        self._failure(where, label, outcome, CENSORED_MSG, ignored)
+                        self._failure(where, label, outcome, CENSORED_MSG, handled)
                     continue
                 if item.get('skipped'):
                     continue
@@ -153,13 +155,13 @@ class Collector(object):
                 if item.get('failed') or item.get('unreachable'):
                     failed_items += 1
                     self._failure(where, label, 'unreachable' if item.get('unreachable') else 'failed',
-                                  failure_message(item), ignored)
+                                  failure_message(item), handled)
             if outcome == 'failed' and not failed_items:
-                self._failure(where, None, outcome, failure_message(result), ignored)
+                self._failure(where, None, outcome, failure_message(result), handled)
             return
         self._extract(where, None, module, result)
         if outcome == 'failed':
-            self._failure(where, None, outcome, failure_message(result), ignored)
+            self._failure(where, None, outcome, failure_message(result), handled)
 
     def set_stats(self, summaries):
         """``summaries``: {host: {ok, changed, failures, unreachable, skipped, rescued, ignored}}."""
@@ -168,8 +170,9 @@ class Collector(object):
             entry['stats'] = dict((key, int(summary.get(key) or 0)) for key in STAT_KEYS)
 
     # --- extraction ---------------------------------------------------------------------
-    def _failure(self, where, label, kind, msg, ignored):
-        self.failures.append(dict(where, item=label, kind=kind, msg=msg, ignored=bool(ignored)))
+    def _failure(self, where, label, kind, msg, handled):
+        self.failures.append(dict(where, item=label, kind=kind, msg=msg, ignored=handled == 'ignored',
+                                  rescued=handled == 'rescued'))
 
     def _extract(self, where, label, module, result):
         base = dict(where, item=label)
@@ -269,7 +272,7 @@ class Collector(object):
         for entry in self.hosts.values():
             if entry['stats'] is None:
                 # A host with results but no stats line (stats are missing when the run was cut short).
-                failed = [f for f in self.failures if f['host'] == entry['name'] and not f['ignored']]
+                failed = [f for f in self.failures if f['host'] == entry['name'] and not (f['ignored'] or f['rescued'])]
                 if any(f['kind'] == 'unreachable' for f in failed):
                     entry['outcome'] = 'unreachable'
                 elif failed:
@@ -309,8 +312,9 @@ class Collector(object):
             reclaimed_bytes=sum((o['size_before'] or 0) - (o['size_after'] or 0) for o in self.optimizations
                                 if o['status'] == 'done' and _int(o['size_before']) is not None
                                 and _int(o['size_after']) is not None),
-            failed_tasks=sum(1 for f in self.failures if not f['ignored']),
+            failed_tasks=sum(1 for f in self.failures if not (f['ignored'] or f['rescued'])),
             ignored_failures=sum(1 for f in self.failures if f['ignored']),
+            rescued_failures=sum(1 for f in self.failures if f['rescued']),
             censored=sum(h['censored'] for h in self.hosts.values()),
         )
         return totals

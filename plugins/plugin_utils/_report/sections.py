@@ -107,7 +107,8 @@ def optimization_section(report):
 
 
 def failure_section(report):
-    rows = [[f['host'], f.get('play') or '', t.where(f), f['kind'] + (' (ignored)' if f['ignored'] else ''),
+    rows = [[f['host'], f.get('play') or '', t.where(f),
+             f['kind'] + (' (ignored)' if f['ignored'] else '') + (' (rescued)' if f.get('rescued') else ''),
              f.get('msg') or ''] for f in report['failures']]
     return [_section('failures', 'Failures', ('host', 'play', 'task', 'kind', 'message'), rows, status=(3,),
                      note=None if rows else 'No task failed and every host was reached.')]
