@@ -203,6 +203,8 @@ attributes:
 notes:
   - C(changed) is V(true) when a key was deleted or given a TTL, or a job removed.
   - Counts are of the keys the C(SCAN) saw. Keys written while it runs may or may not be seen; a second run finds them.
+    C(SCAN) may return a key twice; check mode remembers the keys it matched so each counts once (its memory grows
+    with the matches), the real run needs not (a key it changed no longer matches).
   - Redis Cluster is not supported; run the module against each primary with O(database) unset.
   - The scripts name keys they did not declare (the job's C(:logs) key, as the libraries' own scripts do), which
     Redis allows outside Redis Cluster.
