@@ -375,6 +375,8 @@ failed_logins:
   description:
     - sshd failures, C(total), C(failed_password), C(invalid_user), C(before_since), C(top_sources) and C(top_users);
       null when no auth log was found.
+    - C(top_users) counts failed passwords of existing accounts only. Names of invalid users are never returned,
+      since now and then one is a password typed at the user name prompt.
   returned: when the auth_log check ran
   type: dict
 http_auth_failures:

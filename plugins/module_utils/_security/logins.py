@@ -58,12 +58,15 @@ class AuthCounts(object):
                     continue
             if found.group(1):
                 self.failed_password += 1
-                user, source = found.group(2), found.group(3)
+                source = found.group(3)
+                # Names of invalid users are never kept: now and then one is a password typed
+                # into the user name prompt.
+                if b'for invalid user ' not in line:
+                    self.users[found.group(2).decode('utf-8', 'replace')] += 1
             else:
                 self.invalid_user += 1
-                user, source = found.group(5), found.group(6)
+                source = found.group(6)
             self.sources[source.decode('utf-8', 'replace')] += 1
-            self.users[user.decode('utf-8', 'replace')] += 1
 
     @property
     def total(self):
