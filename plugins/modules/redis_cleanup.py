@@ -205,7 +205,11 @@ notes:
   - Counts are of the keys the C(SCAN) saw. Keys written while it runs may or may not be seen; a second run finds them.
     C(SCAN) may return a key twice; check mode remembers the keys it matched so each counts once (its memory grows
     with the matches), the real run needs not (a key it changed no longer matches).
-  - Redis Cluster is not supported; run the module against each primary with O(database) unset.
+  - Needs Redis 4.0 or later (C(UNLINK), C(MEMORY USAGE)). Redis Cluster is not supported.
+  - "The login needs C(SCAN), C(TYPE), C(TTL), C(OBJECT), C(GET), C(HGET), C(HMGET), C(EXISTS), C(LLEN), C(LRANGE),
+    C(ZCARD), C(ZRANGEBYSCORE), C(SISMEMBER), C(MEMORY USAGE), C(TIME), C(INFO) and, outside check mode, C(EVALSHA) and
+    C(EVAL) with the commands the scripts run (C(UNLINK), C(EXPIRE), C(DEL), C(ZREM), C(SREM), C(HDEL), C(XADD)): ACL
+    C(+@read +@write +@keyspace +@scripting +time +info +memory). C(CONFIG GET) is used when allowed."
   - The scripts name keys they did not declare (the job's C(:logs) key, as the libraries' own scripts do), which
     Redis allows outside Redis Cluster.
 seealso:
