@@ -18,6 +18,7 @@ import sys
 import time
 from html.parser import HTMLParser
 
+import psycopg2
 import pytest
 import yaml
 
@@ -340,7 +341,6 @@ def test_headless_chromium_renders_the_statuses(first, tmp_path):
 
 def test_retention_and_optimisation_on_postgresql_match_the_modules(pg_server, tmp_path):
     """data_retention and db_optimize in loops over indexes, as the db_maintenance role runs them."""
-    import psycopg2  # pylint: disable=import-outside-toplevel
     database = 'report_%d' % os.getpid()
     conn = psycopg2.connect(host=pg_server.host, port=pg_server.port, user=pg_server.user, password=pg_server.password,
                             dbname='postgres')

@@ -7,6 +7,8 @@ __metaclass__ = type
 
 import copy
 import json
+import re
+from pathlib import Path
 
 from ansible_collections.caretaker.maintenance.plugins.plugin_utils._report.model import Collector, failure_message
 from ansible_collections.caretaker.maintenance.plugins.plugin_utils._report.scrub import (
@@ -199,3 +201,16 @@ def test_check_mode_backups_have_no_size():
     assert report['check_mode'] is True
     assert [(b['path'], b['size'], b['sha256']) for b in report['backups']] == [('/b/x.pgdump', None, None)]
     assert report['totals']['backups'] == 0
+
+
+def test_docs_list_every_top_level_key_of_the_json():
+    docs = (Path(__file__).resolve().parents[5] / 'docs' / 'reports.md').read_text()
+    table = docs.split('## The JSON', 1)[1].split('\n## ', 1)[0]
+    documented = set()
+    for line in table.splitlines():
+        if line.startswith('| `'):
+            documented.update(re.findall(r'`([a-z_]+)`', line.split(' | ', 1)[0]))
+    assert documented == set(rr.report())
+    stats = ('ok', 'changed', 'failures', 'unreachable', 'skipped', 'rescued', 'ignored')
+    for key in rr.report()['totals']:
+        assert '`%s`' % key in table or key in stats, key
