@@ -209,7 +209,7 @@ notes:
   - "The login needs C(SCAN), C(TYPE), C(TTL), C(OBJECT), C(GET), C(HGET), C(HMGET), C(EXISTS), C(LLEN), C(LRANGE),
     C(ZCARD), C(ZRANGEBYSCORE), C(SISMEMBER), C(MEMORY USAGE), C(TIME), C(INFO) and, outside check mode, C(EVALSHA) and
     C(EVAL) with the commands the scripts run (C(UNLINK), C(EXPIRE), C(DEL), C(ZREM), C(SREM), C(HDEL), C(XADD)): ACL
-    C(+@read +@write +@keyspace +@scripting +time +info +memory). C(CONFIG GET) is used when allowed."
+    C(+@read +@write +@keyspace +@scripting +time +info +memory +ping). C(CONFIG GET) is used when allowed."
   - The scripts name keys they did not declare (the job's C(:logs) key, as the libraries' own scripts do), which
     Redis allows outside Redis Cluster.
 seealso:

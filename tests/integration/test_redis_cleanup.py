@@ -459,8 +459,20 @@ def test_error_mid_run_names_the_rule_and_keeps_what_was_done(server, r):
         r.execute_command('ACL', 'DELUSER', 'cleaner')
     assert result['failed'] is True and result['changed'] is False
     assert result['msg'].endswith("delete_without_ttl[1]: this user has no permissions to run the 'evalsha' command "
-                                  "(allow the login what redis_cleanup runs: ACL +@read +@write +@scripting +@keyspace "
-                                  "+time +info +memory, or run it in check mode, which runs no script)"), result['msg']
+                                  "(allow the login what redis_cleanup runs: ACL +@read +@write +@keyspace +@scripting "
+                                  "+time +info +memory +ping, or run it in check mode, which runs no script)"), result['msg']
     assert result['delete_without_ttl'] == [dict(pattern='nothing:*', matched=0, affected=0, scanned=0)]
     assert len(r.keys('analytics:day:*')) == 30
     assert 'cleaner pw $1' not in run.stdout + run.stderr
+
+
+def test_documented_acl_is_enough(server, r):
+    fill_all(r)
+    r.execute_command('ACL', 'SETUSER', 'upkeep', 'reset', 'on', '>upkeep pw', '~*', '&*', '+@read', '+@write',
+                      '+@keyspace', '+@scripting', '+time', '+info', '+memory', '+ping')
+    try:
+        result, run = run_module(MODULE, full_args(server, login_user='upkeep', login_password='upkeep pw'))
+    finally:
+        r.execute_command('ACL', 'DELUSER', 'upkeep')
+    assert run.returncode == 0, result['msg']
+    assert counts(result) == EXPECTED

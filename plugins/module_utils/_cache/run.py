@@ -56,8 +56,8 @@ def _act_error(engine, exc, where):
     if 'lfu' in lowered and 'idle' in lowered:
         text += ': use by: field with the session\'s timestamp field'
     elif 'no permissions' in lowered or 'noperm' in lowered:
-        text += (' (allow the login what redis_cleanup runs: ACL +@read +@write +@scripting +@keyspace +time +info '
-                 '+memory, or run it in check mode, which runs no script)')
+        text += (' (allow the login what redis_cleanup runs: ACL +@read +@write +@keyspace +@scripting +time +info '
+                 '+memory +ping, or run it in check mode, which runs no script)')
     return text
 
 
