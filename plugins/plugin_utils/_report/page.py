@@ -20,7 +20,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bott
 h3{font-size:15px;margin:18px 0 6px}p.note{color:#555;margin:4px 0 8px}
 table{border-collapse:collapse;margin:4px 0 12px;font-size:13px}
 th,td{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
-th{background:#f4f4f4}td{overflow-wrap:anywhere;max-width:520px}td:first-child{white-space:nowrap}
+th{background:#f4f4f4}td{overflow-wrap:break-word;max-width:520px}td.nw{white-space:nowrap}td.wa{overflow-wrap:anywhere}
 dl.meta{display:grid;grid-template-columns:max-content auto;gap:2px 12px;margin:8px 0}
 dl.meta dt{color:#555}dl.meta dd{margin:0}
 .st{font-weight:600;border-radius:3px;padding:0 4px;white-space:nowrap}
@@ -30,6 +30,12 @@ dl.meta dt{color:#555}dl.meta dd{margin:0}
 .banner{display:inline-block;font-size:16px;padding:4px 10px;margin:6px 0}
 svg.chart{display:block;margin:6px 0 12px;font-family:inherit}
 '''
+
+# Columns whose cells stay on one line (names and figures), and those of long words (paths,
+# digests) that may break anywhere; the rest wrap between words.
+NOWRAP_COLUMNS = frozenset(('host', 'size', 'duration', 'freed', 'time', 'before', 'after', 'matched', 'affected',
+                            'left', 'ok', 'changed', 'failed', 'unreachable', 'skipped', 'rescued', 'ignored'))
+ANYWHERE_COLUMNS = frozenset(('path', 'sha256', 'value', 'detail', 'message', 'reason', 'task', 'series', 'target'))
 
 STATUS_WORDS = ('ok', 'warning', 'critical', 'unknown', 'failed', 'unreachable', 'skipped', 'done', 'would_run',
                 'left', 'none')
@@ -45,11 +51,13 @@ def status_span(word, extra=''):
 
 def _table(section):
     out = ['<table><thead><tr>%s</tr></thead><tbody>' % ''.join('<th>%s</th>' % escape(c) for c in section['columns'])]
+    classes = dict((index, ' class="nw"' if column in NOWRAP_COLUMNS else ' class="wa"' if column in ANYWHERE_COLUMNS
+                    else '') for index, column in enumerate(section['columns']))
     for row in section['rows']:
         cells = []
         for index, value in enumerate(row):
-            cells.append('<td>%s</td>' % (status_span(value) if index in section['status'] and value
-                                          else escape(value)))
+            shown = status_span(value) if index in section['status'] and value else escape(value)
+            cells.append('<td%s>%s</td>' % (classes.get(index, ''), shown))
         out.append('<tr>%s</tr>' % ''.join(cells))
     out.append('</tbody></table>')
     return '\n'.join(out)
