@@ -269,6 +269,9 @@ class Audit(object):
     def finish(self):
         result = summarize(self.items, what='security checks')
         extra = []
+        skipped = [item['name'] for item in self.items if item.get('skipped')]
+        if skipped and result['status'] == OK:
+            extra.append('not checked: %s' % ', '.join(skipped))
         fixed = self.result.get('fixed') or []
         if fixed:
             extra.append('%s the mode of %d secrets files' % ('would fix' if self.check_mode else 'fixed', len(fixed)))

@@ -68,33 +68,36 @@ def test_unreadable_directory_is_a_problem(tree):
     assert problems == [(str(root / 'skip'), 'cannot read directory: permission denied; run the task with become: true')]
 
 
+def audited(root, path, text='s\n'):
+    """Write a 0644 file and return the Entry the walk gives for it."""
+    path.write_text(text)
+    os.chmod(str(path), 0o644)
+    return [item for item in walk(str(root), []) if item.path == str(path)][0]
+
+
+def assert_refused(entry, message, untouched):
+    with pytest.raises(ChangeError, match=message):
+        chmod_entry(entry, 0o600)
+    assert stat.S_IMODE(os.stat(str(untouched)).st_mode) == 0o644
+
+
 def test_chmod_refuses_a_file_swapped_for_a_symlink_after_the_walk(tree):
     root, outside = tree
     secret = root / 'a' / '.env'
-    secret.write_text('S=1\n')
-    os.chmod(str(secret), 0o644)
-    entry = [item for item in walk(str(root), []) if item.name == '.env'][0]
+    entry = audited(root, secret)
     os.unlink(str(secret))
     os.symlink(str(outside / 'target.env'), str(secret))
     os.chmod(str(outside / 'target.env'), 0o644)
-    with pytest.raises(ChangeError, match='symlink'):
-        chmod_entry(entry, 0o600)
-    assert stat.S_IMODE(os.stat(str(outside / 'target.env')).st_mode) == 0o644
+    assert_refused(entry, 'symlink', outside / 'target.env')
 
 
 def test_chmod_refuses_a_directory_swapped_for_a_symlink(tree):
     root, outside = tree
-    secret = root / 'a' / 'b' / 'key.pem'
-    secret.write_text('k\n')
-    os.chmod(str(secret), 0o644)
-    entry = [item for item in walk(str(root), []) if item.name == 'key.pem'][0]
+    entry = audited(root, root / 'a' / 'b' / 'key.pem')
     os.rename(str(root / 'a' / 'b'), str(root / 'a' / 'moved'))
-    (outside / 'key.pem').write_text('o\n')
-    os.chmod(str(outside / 'key.pem'), 0o644)
+    audited(outside, outside / 'key.pem')
     os.symlink(str(outside), str(root / 'a' / 'b'))
-    with pytest.raises(ChangeError, match='replaced or removed'):
-        chmod_entry(entry, 0o600)
-    assert stat.S_IMODE(os.stat(str(outside / 'key.pem')).st_mode) == 0o644
+    assert_refused(entry, 'replaced or removed', outside / 'key.pem')
 
 
 def test_chmod_changes_the_file_it_audited(tree):
