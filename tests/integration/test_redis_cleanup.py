@@ -65,6 +65,7 @@ def fill_bull(r, now):
         job(r, p, i, timestamp=now, delay='60000')
         r.zadd(p + 'delayed', {str(i): (now + 60000) * 0x1000 + i})
     r.set(p + 'id', 24)
+    r.rpush('bull:misfiled:completed', '1')  # a list where Bull keeps a sorted set: not a Bull queue
 
 
 def fill_bullmq(r, now):
@@ -298,6 +299,9 @@ def test_not_utf8_key_is_deleted_and_shown_escaped(server, r):
     (dict(queues=[{'name': 'mail'}]),
      'queues[0] (bull:mail): the queue is a BullMQ queue (meta version bullmq:5.34.0): set flavour: bullmq; nothing '
      'was removed'),
+    (dict(queues=[{'name': 'calls'}, {'name': 'misfiled'}]),
+     'queues[1] (bull:misfiled): bull:misfiled:completed is a list, not the sorted set Bull keeps: check the queue '
+     'name, prefix and flavour; nothing was removed'),
     (dict(queues=[{'name': 'calls', 'failed_older_than': 0}]), 'queues[0].failed_older_than 0 is zero'),
     (dict(queue_thresholds={'failures': {'warning': 1}}), 'queue_thresholds.failures is not a signal of this check'),
     (dict(engine='postgresql'), 'value of engine must be one of: redis, got: postgresql'),

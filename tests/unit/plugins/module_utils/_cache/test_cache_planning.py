@@ -105,3 +105,14 @@ def test_documented_options_match_the_argument_spec():
         assert set(spec[name]['options']) == set(doc[name]['suboptions']), name
     assert spec['login_password']['no_log'] is True
     assert spec['engine'] == dict(type='str', choices=['redis'], default='redis')
+
+
+def test_memory_item_against_maxmemory():
+    from ansible_collections.caretaker.maintenance.plugins.module_utils._cache.memory import memory_item
+    from ansible_collections.caretaker.maintenance.plugins.module_utils._status import Threshold
+    threshold = Threshold(80, 90)
+    memory, item = memory_item({'used_memory': 850, 'maxmemory': 1000, 'maxmemory_policy': 'allkeys-lru'}, threshold)
+    assert memory['percent'] == 85.0 and item['status'] == 'warning' and item['value'] == 85.0
+    assert memory_item({'used_memory': 950, 'maxmemory': 1000}, threshold)[1]['status'] == 'critical'
+    memory, item = memory_item({'used_memory': 1048576, 'maxmemory': 0}, threshold)
+    assert memory['percent'] is None and item['status'] == 'ok' and 'maxmemory is not set' in item['detail']
