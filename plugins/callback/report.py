@@ -201,7 +201,12 @@ class CallbackModule(CallbackBase):
         limit = self.get_option('history')
         trend = None
         if limit and limit > 1:
-            trend = build_trend(load_history(directory, report['playbook'], limit - 1), report)
+            try:
+                trend = build_trend(load_history(directory, report['playbook'], limit - 1), report)
+            except Exception as exc:  # pylint: disable=broad-except
+                # The trend is extra: the run's own report is still written.
+                self._display.warning('caretaker.maintenance.report: the trend is left out, earlier reports in %s '
+                                      'could not be read: %s: %s' % (directory, type(exc).__name__, exc))
         paths, warnings = write_report(directory, report, trend, latest=self.get_option('latest'))
         for warning in warnings:
             self._display.warning('caretaker.maintenance.report: ' + warning)

@@ -9,6 +9,7 @@ import copy
 import json
 import os
 
+from ansible_collections.caretaker.maintenance.plugins.callback import report as module
 from ansible_collections.caretaker.maintenance.plugins.callback.report import CallbackModule
 
 from tests.support import report_results as rr
@@ -110,3 +111,15 @@ def test_errors_become_warnings_and_the_run_goes_on(tmp_path):
     assert plugin._display.warnings[0].startswith('caretaker.maintenance.report: v2_runner_on_ok failed')
     assert plugin._display.warnings[1].startswith('caretaker.maintenance.report: v2_playbook_on_stats failed')
     assert 'NotADirectoryError' in plugin._display.warnings[1]
+
+
+def test_a_trend_that_cannot_be_built_leaves_the_report(tmp_path, monkeypatch):
+    def broken(*args):
+        raise ValueError('bad history')
+    monkeypatch.setattr(module, 'load_history', broken)
+    plugin = callback(tmp_path)
+    run(plugin)
+    assert plugin._display.warnings == [
+        'caretaker.maintenance.report: the trend is left out, earlier reports in %s could not be read: '
+        'ValueError: bad history' % (tmp_path / 'reports')]
+    assert (tmp_path / 'reports' / 'latest.html').exists()
