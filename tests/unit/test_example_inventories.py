@@ -43,6 +43,8 @@ from ansible.parsing.dataloader import DataLoader
 from ansible.vars.manager import VariableManager
 
 from ansible_collections.caretaker.maintenance.plugins.module_utils import _status
+from ansible_collections.caretaker.maintenance.plugins.module_utils._cache.options import (
+    QUEUE_THRESHOLDS, CleanupOptionError, Options as CleanupOptions)
 from ansible_collections.caretaker.maintenance.plugins.module_utils._cert_check import DEFAULT_THRESHOLDS as CERT_THRESHOLDS
 from ansible_collections.caretaker.maintenance.plugins.module_utils._container_check import (
     DEFAULT_THRESHOLDS as CONTAINER_THRESHOLDS)
@@ -56,10 +58,12 @@ from ansible_collections.caretaker.maintenance.plugins.module_utils._logs.scan_o
 from ansible_collections.caretaker.maintenance.plugins.module_utils._resource_check import (
     DEFAULT_THRESHOLDS as RESOURCE_THRESHOLDS)
 from ansible_collections.caretaker.maintenance.plugins.module_utils._retention.rules import RuleError, parse_rules
+from ansible_collections.caretaker.maintenance.plugins.module_utils._security.common import (
+    THRESHOLDS as SECURITY_THRESHOLDS)
 from ansible_collections.caretaker.maintenance.plugins.module_utils._stats.common import (
     DEFAULT_THRESHOLDS as STATS_THRESHOLDS)
 from ansible_collections.caretaker.maintenance.plugins.modules import (
-    cert_check, data_retention, db_backup, db_check, db_optimize, log_cleanup)
+    cert_check, data_retention, db_backup, db_check, db_optimize, db_restore, log_cleanup, redis_cleanup)
 
 REPO = Path(__file__).resolve().parents[2]
 INVENTORIES = sorted(path.parent for path in (REPO / 'inventories').glob('**/hosts.yml'))
@@ -103,6 +107,28 @@ OPTIMIZE_SPEC = db_optimize.argument_spec()
 HTTP_SPEC = http_check_argument_spec()
 LOG_SCAN_ITEM = _with_name({key: value for key, value in log_scan_argument_spec().items() if key != 'fail_on'})
 LOG_CLEANUP_ITEM = _with_name(log_cleanup.argument_spec())
+REDIS_CLEANUP_SPEC = redis_cleanup.argument_spec()
+CACHE_RULES = ('delete_without_ttl', 'expire_without_ttl', 'idle_sessions', 'queues', 'queue_thresholds',
+               'memory_thresholds', 'allow_all_keys')
+RESTORE_SPEC = db_restore.argument_spec()
+RECOVERY_TEXT = '\n'.join(path.read_text() for path in sorted((REPO / 'roles' / 'service_recovery').glob('tasks/*.yml')))
+
+
+def _recovery_item():
+    """A service of service_recovery: the keys its argument_specs.yml names, restore items as db_restore
+    options the role's restore task passes on."""
+    http = dict(HTTP_SPEC['endpoints'], required=False)
+    restore = {key: value for key, value in RESTORE_SPEC.items()
+               if re.search(r'service_recovery_restore\[item\]\.%s\b' % key, RECOVERY_TEXT)}
+    return dict(type='list', elements='dict', options=dict(
+        name=dict(type='str', required=True),
+        kind=dict(type='str', required=True, choices=['systemd', 'compose', 'pm2', 'container']),
+        unit=dict(type='str'), project_src=dict(type='path'), project=dict(type='str'),
+        compose_service=dict(type='str'), app=dict(type='str'), pm2_action=dict(type='str', choices=['reload', 'restart']),
+        container=dict(type='str'), url=dict(type='str'), http=http, containers=dict(type='list', elements='str'),
+        stop_timeout=dict(type='int'), wait_timeout=dict(type='int'),
+        restore=dict(type='list', elements='dict', options=restore)))
+
 
 # What the roles hand each dict option to; these replace the role specs' bare `type: dict`.
 NESTED = {
@@ -119,10 +145,14 @@ NESTED = {
     'health_certificate_endpoints': cert_check.argument_spec()['endpoints'],
     'log_maintenance_cleanup': dict(type='list', elements='dict', options=LOG_CLEANUP_ITEM),
     'log_maintenance_scan': dict(type='list', elements='dict', options=LOG_SCAN_ITEM),
+    'cache_maintenance_connection_defaults': dict(type='dict', options=_connection()),
+    'cache_maintenance_instances': _database_item({key: REDIS_CLEANUP_SPEC[key] for key in CACHE_RULES}),
+    'service_recovery_services': _recovery_item(),
 }
 # Dicts the role picks apart key by key: every key set must be one its tasks read.
 PICKED = ('backup_connection_defaults', 'backup_databases', 'db_maintenance_connection_defaults',
-          'db_maintenance_databases', 'health_datastore_defaults', 'log_maintenance_cleanup', 'log_maintenance_scan')
+          'db_maintenance_databases', 'health_datastore_defaults', 'log_maintenance_cleanup', 'log_maintenance_scan',
+          'cache_maintenance_connection_defaults', 'cache_maintenance_instances', 'service_recovery_services')
 # Thresholds dicts and the signals of the module they go to.
 THRESHOLDS = {
     'health_datastore_thresholds': DB_THRESHOLDS,
@@ -130,6 +160,8 @@ THRESHOLDS = {
     'health_certificate_thresholds': CERT_THRESHOLDS,
     'health_container_thresholds': CONTAINER_THRESHOLDS,
     'db_maintenance_stats_thresholds': STATS_THRESHOLDS,
+    'security_audit_thresholds': SECURITY_THRESHOLDS,
+    'cache_maintenance_queue_thresholds': QUEUE_THRESHOLDS,
 }
 
 
@@ -306,7 +338,7 @@ def test_retention_rules_parse(inventory, host, found):
         try:
             parse_rules(validated.validated_parameters['rules'], engine, found.get('db_maintenance_retention_batch_size', 1000),
                         found.get('db_maintenance_retention_pause', 0))
-        except RuleError as exc:
+        except (RuleError, ValueError) as exc:
             pytest.fail('%s, host %s: db_maintenance_databases[%d]: %s' % (inventory.relative_to(REPO), host, index, exc))
 
 
@@ -331,7 +363,38 @@ def test_optimize_options_are_accepted(inventory, host, found):
                         % (inventory.relative_to(REPO), host, index, item.get('name', engine), exc))
 
 
-SECRET_KEY = re.compile(r'password|passphrase|secret|token', re.IGNORECASE)
+@pytest.mark.parametrize('inventory, host, found', CASES)
+def test_cache_rules_are_accepted(inventory, host, found):
+    """redis_cleanup's own option check (patterns, durations, queues), fed what the role passes."""
+    validator = ArgumentSpecValidator(REDIS_CLEANUP_SPEC)
+    for index, item in enumerate(_items(found.get('cache_maintenance_instances'))):
+        where = '%s, host %s: cache_maintenance_instances[%d]' % (inventory.relative_to(REPO), host, index)
+        rules = {key: item[key] for key in CACHE_RULES if key in item}
+        rules.setdefault('memory_thresholds', found.get('cache_maintenance_memory_thresholds'))
+        rules.setdefault('queue_thresholds', found.get('cache_maintenance_queue_thresholds'))
+        if TEMPLATE.search(json.dumps(rules)):
+            continue
+        validated = validator.validate(rules)
+        assert not validated.error_messages, '%s: %s' % (where, validated.error_messages)
+        try:
+            CleanupOptions(validated.validated_parameters)
+        except (CleanupOptionError, ValueError) as exc:
+            pytest.fail('%s: %s' % (where, exc))
+
+
+@pytest.mark.parametrize('inventory, host, found', CASES)
+def test_recovered_services_have_a_health_check(inventory, host, found):
+    """service_recovery refuses a service it cannot check: no url or http endpoints, no containers, and
+    neither a container nor a compose service (whose project's containers it checks)."""
+    for index, item in enumerate(_items(found.get('service_recovery_services'))):
+        checked = (item.get('http') or item.get('url') or item.get('containers') or item.get('kind') == 'container'
+                   or (item.get('kind') == 'compose' and (item.get('project') or item.get('project_src'))))
+        assert checked, '%s, host %s: service_recovery_services[%d] (%s) has no health check (url, http or containers)' % (
+            inventory.relative_to(REPO), host, index, item.get('name'))
+        assert item.get('kind') != 'compose' or item.get('project_src'), 'a compose service needs project_src'
+
+
+SECRET_KEY = re.compile(r'(password|passphrase|secret|token)$', re.IGNORECASE)
 # A channel on the host itself (the demo's) carries no token worth hiding.
 LOOPBACK = re.compile(r'^https?://(127\.0\.0\.1|localhost)[:/]')
 
@@ -343,6 +406,9 @@ def _secrets(value, path):
             here = '%s.%s' % (path, key)
             if SECRET_KEY.search('%s' % key) and not isinstance(item, (dict, list)):
                 yield here, item
+            elif key == 'secret_headers' and isinstance(item, dict):
+                for header, header_value in item.items():
+                    yield '%s.%s' % (here, header), header_value
             elif key == 'url' and 'webhook' in path and not LOOPBACK.match('%s' % item):
                 yield here, item
             else:
@@ -365,7 +431,7 @@ def test_secrets_are_templates_or_lookups(inventory, host, found):
                 inventory.relative_to(REPO), host, path)
 
 
-PASSWORD_LINE = re.compile(r'^[^#]*password[\w-]*\s*:\s*(.*?)\s*$', re.IGNORECASE)
+PASSWORD_LINE = re.compile(r'^[^#]*?([\w-]*password[\w-]*)\s*:\s*(.*?)\s*$', re.IGNORECASE)
 
 
 @pytest.mark.parametrize('inventory', INVENTORIES, ids=lambda path: '%s' % path.relative_to(REPO / 'inventories'))
@@ -375,9 +441,9 @@ def test_no_literal_password_in_any_file(inventory):
             continue
         for number, line in enumerate(path.read_text().splitlines(), 1):
             match = PASSWORD_LINE.match(line)
-            if not match:
-                continue
-            value = match.group(1)
+            if not match or match.group(1).endswith('_file'):
+                continue  # no password, or the path of a password file
+            value = match.group(2)
             if path.name == 'vault.example.yml':
                 assert value in ('""', "''"), '%s:%d: vault.example.yml shows names only, with empty values' % (path, number)
             else:
