@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import hashlib
+import os
 import traceback
 import zlib
 
@@ -29,6 +30,14 @@ except ImportError:
     ZSTANDARD_IMPORT_ERROR = traceback.format_exc()
 
 READ_SIZE = 1024 * 1024
+# zstd compresses in worker threads of libzstd (outside the GIL), one per CPU up to 4, so that
+# compression runs beside the dump tool, encryption, hashing and writing instead of after them.
+# 2 MiB jobs keep each worker's buffers at a few MiB (libzstd's default job is 4 windows, 8 MiB
+# at level 3, and 70 MiB more for two workers). Above level 9 the windows and jobs grow to
+# hundreds of MiB, so those levels compress in line, in constant memory.
+ZSTD_MAX_THREADS = 4
+ZSTD_JOB_SIZE = 2 * 1024 * 1024
+ZSTD_MAX_THREADED_LEVEL = 9
 
 # name -> (artifact suffix, default level, lowest level, highest level)
 COMPRESSIONS = {
@@ -165,11 +174,34 @@ class HashingWriter(object):
         return self._hash.hexdigest()
 
 
+def zstd_threads(level, cpus=None):
+    """libzstd worker threads for ``level``: 0 (compress in line) on one CPU or above
+    ZSTD_MAX_THREADED_LEVEL, else one per usable CPU up to ZSTD_MAX_THREADS."""
+    if cpus is None:
+        try:
+            cpus = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):
+            cpus = os.cpu_count() or 1
+    if cpus < 2 or level > ZSTD_MAX_THREADED_LEVEL:
+        return 0
+    return min(cpus, ZSTD_MAX_THREADS)
+
+
+def zstd_compressor(level):
+    """A zstd compressor writing one frame with a checksum, threaded as zstd_threads() says."""
+    threads = zstd_threads(level)
+    if not threads:
+        return zstandard.ZstdCompressor(level=level, write_checksum=True)
+    params = zstandard.ZstdCompressionParameters.from_level(level, threads=threads, job_size=ZSTD_JOB_SIZE,
+                                                            write_checksum=1)
+    return zstandard.ZstdCompressor(compression_params=params)
+
+
 def _compressed(chunks, compression, level):
     if compression == 'none':
         compressor = None
     elif compression == 'zstd':
-        compressor = zstandard.ZstdCompressor(level=level, write_checksum=True).compressobj()
+        compressor = zstd_compressor(level).compressobj()
     else:
         compressor = zlib.compressobj(level, zlib.DEFLATED, 31)  # wbits 31: gzip container
     for chunk in chunks:
