@@ -10,15 +10,17 @@ AGE = shutil.which('age')
 AGE_KEYGEN = shutil.which('age-keygen')
 
 
-def run_with_passphrase(args, passphrase, timeout=120):
-    """Run ``age args`` with a pty as its terminal, answering every passphrase prompt.
+def run_with_passphrase(args, passphrase, timeout=120, program=None):
+    """Run ``age args`` (or ``program args``, e.g. bash running a pipeline with age in it) with a
+    pty as its terminal, answering every passphrase prompt.
 
-    Returns (exit status, terminal output). Output files must be given with -o.
+    Returns (exit status, terminal output). Output files must be given with -o or a redirection.
     """
+    program = program or AGE
     pid, master = pty.fork()
     if pid == 0:  # child: the pty is its controlling terminal, so age's /dev/tty is ours
         try:
-            os.execv(AGE, [AGE] + list(args))
+            os.execv(program, [program] + list(args))
         finally:
             os._exit(127)
     seen = b''
