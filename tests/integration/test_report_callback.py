@@ -51,7 +51,7 @@ PLAY = [{
                  'engine': 'redis', 'login_host': '{{ redis.login_host }}', 'login_port': '{{ redis.login_port }}',
                  'login_password': '{{ redis.login_password }}', 'dest': '{{ backup_dest }}',
                  'compression': 'gzip'}},
-            {'name': 'Verify the backup', 'when': "inventory_hostname == 'alpha'",
+            {'name': 'Verify the backup', 'when': "inventory_hostname == 'alpha' and not ansible_check_mode",
              'caretaker.maintenance.backup_verify': {'path': '{{ taken.path }}'}},
             {'name': 'Say the secret', 'no_log': True, 'ansible.builtin.debug': {'msg': '{{ no_log_secret }}'}},
             {'name': 'Check memory per database', 'when': "inventory_hostname == 'alpha'",
@@ -417,3 +417,23 @@ def test_rescued_failures_are_marked_and_the_host_stays_ok(tmp_path):
     assert report['hosts']['localhost']['state'] == 'ok' and report['hosts']['localhost']['stats']['rescued'] == 1
     assert report['totals']['failed_tasks'] == 0 and report['totals']['rescued_failures'] == 1
     assert '| failed (rescued) |' in (reports / 'latest.md').read_text()
+
+
+def test_check_mode_says_what_would_be_done(setup, tmp_path):
+    reports = tmp_path / 'check'
+    env = {'ANSIBLE_CALLBACKS_ENABLED': CALLBACK, 'CARETAKER_REPORT_DIR': str(reports)}
+    run = run_playbook(setup['playbook'], inventory=str(setup['inventory']), check=True,
+                       extra_args=['-e', '@%s' % setup['vars'], '--limit', 'alpha'], env=env)
+    assert run.returncode == 0, run.stderr
+    report = json.loads((reports / 'latest.json').read_text())
+    assert report['check_mode'] is True and list(report['hosts']) == ['alpha']
+    [backup] = report['backups']
+    taken = results_of(run, 'Back up Redis', 'alpha')
+    assert backup['path'] == taken['path'] and backup['size'] is None and backup['sha256'] is None
+    assert report['totals']['backups'] == 0
+    text = (reports / 'latest.md').read_text()
+    assert '- Check mode: nothing was changed; figures are what would be done' in text
+    assert '(check mode)' in text
+    for path in reports.iterdir():
+        for secret in setup['secrets']:
+            assert secret.encode() not in path.read_bytes()
