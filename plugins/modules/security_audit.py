@@ -186,6 +186,8 @@ options:
     description:
       - Accept the current state as the baseline and write it (C(changed) when it differs from the file's).
         Needs the C(integrity) check. Not in check mode.
+      - The changes since the old baseline are still listed in RV(findings), marked C(accepted), and the
+        C(integrity) item counts none left.
     type: bool
     default: false
   package_manager:
@@ -288,7 +290,10 @@ checks:
       description: V(ok), V(warning), V(critical) or V(unknown).
       type: str
     value:
-      description: Number of findings (for C(secret_permissions) after a fix, those left); null when not measured.
+      description:
+      - Number of findings; null when not measured. For C(secret_permissions) after a fix, and for C(integrity)
+        after the baseline was written, those left (0 when every one was fixed or accepted).
+      - In check mode the count before the fix or the new baseline, as the finding is still there.
       type: int
     unit:
       description: What was counted (V(paths), V(files), V(accounts), V(sockets), V(lines), V(packages), ...).

@@ -244,8 +244,13 @@ def test_integrity_baseline_added_changed_removed(tmp_path):
     checked, run = run_module(MODULE, dict(args, update_baseline=True), check=True, diff=True)
     assert checked['changed'] is True and baseline.read_bytes() == before
     assert digest(watched / 'bin' / 'app') in checked['diff'][0]['after']
+    assert item(checked, 'integrity')['value'] == 4 and checked['status'] == 'warning'
     accepted, run = run_module(MODULE, dict(args, update_baseline=True))
     assert accepted['changed'] is True and baseline.read_bytes() != before
+    # The changes are listed for the record and accepted: none is left against the new baseline.
+    assert len(by_kind(accepted, 'integrity')) == 4 and all(f['accepted'] for f in by_kind(accepted, 'integrity'))
+    assert item(accepted, 'integrity')['value'] == 0 and item(accepted, 'integrity')['accepted'] == 4
+    assert accepted['status'] == 'ok' and 'wrote the baseline' in accepted['msg']
     clean, run = run_module(MODULE, args)
     assert clean['status'] == 'ok' and by_kind(clean, 'integrity') == []
 

@@ -218,8 +218,8 @@ class Audit(object):
         self.result['baseline'] = info
         if baseline is None:
             found = []
-            detail = 'no baseline in %s yet: %d files would be recorded; run with update_baseline: true' % (
-                opts.baseline_file, len(state))
+            detail = 'no baseline in %s yet (%d files now)%s' % (
+                opts.baseline_file, len(state), '' if opts.update_baseline else '; run with update_baseline: true')
         else:
             info['taken'] = baseline.get('taken')
             added, changed, removed = integrity.compare(baseline['files'], state)
@@ -243,6 +243,12 @@ class Audit(object):
                                          path=opts.baseline_file, change='no_baseline'))
             self.items.append(check_item('integrity', 'warning', unit=UNITS['integrity'],
                                          threshold=opts.thresholds['integrity'], detail=detail, check='integrity'))
+            return
+        if info['written']:
+            # The changes are accepted into the new baseline: listed for the record, none left.
+            for item in found:
+                item['accepted'] = True
+            self.measured('integrity', found, 'integrity', detail=detail, value=0, accepted=len(found))
             return
         self.measured('integrity', found, 'integrity', detail=detail)
 
