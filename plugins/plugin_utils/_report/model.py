@@ -119,9 +119,9 @@ class Collector(object):
                    rescued=False):
         """Take what the report needs from one task result.
 
-        ``outcome`` is ok, failed or unreachable (the callback event); ``ignored`` marks a
-        failure under ignore_errors, ``rescued`` one in a block with a rescue section; ``is_loop`` says ``results`` holds loop items (and not,
-        say, db_optimize's operations)."""
+        ``outcome`` is ok, failed or unreachable (the callback event). ``ignored`` marks a
+        failure under ignore_errors, ``rescued`` one in a block with a rescue section.
+        ``is_loop`` says ``results`` holds loop items (and not, say, db_optimize's operations)."""
         if not isinstance(result, dict):
             return
         entry = self._host(host)
@@ -178,7 +178,8 @@ class Collector(object):
         base = dict(where, item=label)
         if is_status_result(result):
             self._status_result(base, result, module)
-        if module == 'db_backup' or (module != 'backup_verify' and 'sha256' in result and 'path' in result):
+        backup = module == 'db_backup' or (module != 'backup_verify' and 'sha256' in result)
+        if backup and result.get('path') and not result.get('failed'):
             self._backup(base, result)
         if module == 'backup_verify' or ('verified' in result and 'path' in result and 'status' in result):
             self.verifications.append(dict(
@@ -220,7 +221,7 @@ class Collector(object):
         manifest = result.get('manifest_content') if isinstance(result.get('manifest_content'), dict) else {}
         self.backups.append(dict(
             base,
-            path=scrub_text(str(result.get('path'))) if result.get('path') else None,
+            path=scrub_text(str(result['path'])),
             series=scrub_text(result.get('series') or manifest.get('series')),
             engine=scrub_text(manifest.get('engine')),
             size=_int(result.get('size')) if _int(result.get('size')) is not None else _int(manifest.get('size')),

@@ -214,3 +214,13 @@ def test_docs_list_every_top_level_key_of_the_json():
     stats = ('ok', 'changed', 'failures', 'unreachable', 'skipped', 'rescued', 'ignored')
     for key in rr.report()['totals']:
         assert '`%s`' % key in table or key in stats, key
+
+
+def test_a_failed_backup_is_a_failure_not_a_backup():
+    run = Collector(rr.T0)
+    failed = {'failed': True, 'changed': False, 'path': '/b/x.pgdump', 'series': 'x',
+              'msg': 'pg_dump exited 1: connection refused'}
+    run.add_result('db1', 'backup', failed, outcome='failed', action='caretaker.maintenance.db_backup')
+    report = run.report(rr.T0, 'daily')
+    assert report['backups'] == []
+    assert [(f['task'], f['msg']) for f in report['failures']] == [('backup', 'pg_dump exited 1: connection refused')]
