@@ -17,6 +17,12 @@ from ansible_collections.caretaker.maintenance.plugins.module_utils._status impo
 
 SHOWN = 3
 NEEDS = {'access_log': 'access_log_paths', 'integrity': 'integrity_paths'}
+LOGIN_FIXES = {
+    'failed_logins': 'block the top sources (fail2ban, a firewall), keep PasswordAuthentication no, and check '
+                     'that no account has a weak password',
+    'http_auth_failures': 'look at the top clients: one collecting 401s is guessing credentials; rate-limit or '
+                          'block it at the proxy',
+}
 
 
 def _label(item):
@@ -35,7 +41,6 @@ class Audit(object):
         self.result = {}
         self.changed = False
         self.diff = []
-        self.notes = []
 
     # --- items -----------------------------------------------------------------------------
 
@@ -69,11 +74,11 @@ class Audit(object):
         opts = self.opts
         if set(opts.checks) & set(('world_writable', 'suid_sgid', 'secrets')):
             self.check_files()
-        for name, _kinds in CHECKS:
+        for name, kinds in CHECKS:
             if name in opts.checks and name not in ('world_writable', 'suid_sgid', 'secrets'):
                 getattr(self, 'check_' + name)()
             elif name in opts.not_given:
-                for kind in _kinds:
+                for kind in kinds:
                     self.skipped(kind, name, '%s is empty' % NEEDS.get(name, 'paths'))
         return self.finish()
 
@@ -93,10 +98,10 @@ class Audit(object):
                               path=path) for path, text in audit.problems]
         for path, text in audit.problems:
             self.problem('files', path, text)
-        self.measured('unreadable', unreadable, 'files',
-                      detail='%d paths could not be audited%s' % (len(unreadable), ''.join(
-                          ': ' + ', '.join(item['path'] for item in unreadable[:SHOWN]) if unreadable else '')),
-                      entries=audit.entries)
+        detail = '%d paths could not be audited' % len(unreadable)
+        if unreadable:
+            detail += ': ' + ', '.join(item['path'] for item in unreadable[:SHOWN])
+        self.measured('unreadable', unreadable, 'files', detail=detail, entries=audit.entries)
         self.result['entries'] = audit.entries
 
     def _secrets_item(self, audit, found):
@@ -200,9 +205,7 @@ class Audit(object):
         item_findings = []
         status = self.opts.thresholds[kind].evaluate(figures['total'])
         if status != OK:
-            item_findings.append(finding(
-                kind, detail, 'look at the top sources; block them (fail2ban, a firewall) and check that no '
-                'account with a weak password can log in', value=figures['total']))
+            item_findings.append(finding(kind, detail, LOGIN_FIXES[kind], value=figures['total']))
         self.measured(kind, item_findings, check, detail=detail, value=figures['total'], files=read)
 
     def check_integrity(self):
