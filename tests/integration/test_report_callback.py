@@ -437,3 +437,27 @@ def test_check_mode_says_what_would_be_done(setup, tmp_path):
     for path in reports.iterdir():
         for secret in setup['secrets']:
             assert secret.encode() not in path.read_bytes()
+
+
+def test_health_playbook_reports_each_check_once(tmp_path):
+    """playbooks/health.yml on localhost: health_report repeats resource_check's items, listed once."""
+    logs = tmp_path / 'watched'
+    logs.mkdir()
+    variables = tmp_path / 'vars.yml'
+    variables.write_text(yaml.safe_dump({
+        'caretaker_hosts': 'localhost', 'health_state_file': str(tmp_path / 'state.json'),
+        'health_resource_checks': ['disk', 'memory'], 'health_resource_mounts': [str(logs)],
+        'health_resource_thresholds': {'disk': {'warning': 0, 'critical': 100}}, 'health_fail_on': 'never'}))
+    reports = tmp_path / 'reports'
+    run = run_playbook(ROOT / 'playbooks' / 'health.yml', extra_args=['-e', '@%s' % variables],
+                       env={'ANSIBLE_CALLBACKS_ENABLED': CALLBACK, 'CARETAKER_REPORT_DIR': str(reports)})
+    assert run.returncode == 0, run.stderr
+    report = json.loads((reports / 'latest.json').read_text())
+    assert report['playbook'] == 'health'
+    names = [c['name'] for c in report['checks']]
+    assert len(names) == len(set(names)) == 2, names
+    assert {c['task'] for c in report['checks']} == {'Check disk, memory, CPU, load and swap'}
+    assert [(r['task'], r['status']) for r in report['results']] == [
+        ('Check disk, memory, CPU, load and swap', 'warning'),
+        ('Combine the checks into one status and decide whether to alert', 'warning')]
+    assert report['hosts']['localhost']['state'] == 'warning'
