@@ -77,6 +77,8 @@ notes:
     when the label is a dict; loop over indexes (as the collection's roles do) to keep connection settings out of
     every callback.
   - Several playbooks in one C(ansible-playbook) command give one report named after all of them.
+  - The files and every key of the JSON are described in C(docs/reports.md) of the collection.
+  - Old reports are never removed by the callback; prune O(report_dir) with a cron job if it grows.
 seealso:
   - name: Callback plugins
     description: How to enable and configure callback plugins.
