@@ -238,6 +238,27 @@ def test_compression_levels_are_checked():
         pipeline.compression_level('none', 5)
 
 
+def test_zstd_threads_follow_cpus_and_level():
+    assert pipeline.zstd_threads(3, cpus=1) == 0
+    assert pipeline.zstd_threads(3, cpus=2) == 2
+    assert pipeline.zstd_threads(3, cpus=64) == pipeline.ZSTD_MAX_THREADS
+    assert pipeline.zstd_threads(pipeline.ZSTD_MAX_THREADED_LEVEL + 1, cpus=8) == 0
+
+
+@pytest.mark.parametrize('threads', [0, 2])
+def test_threaded_and_inline_zstd_are_one_checked_frame(tmp_path, monkeypatch, threads):
+    monkeypatch.setattr(pipeline, 'zstd_threads', lambda level, cpus=None: threads)
+    data = sample(3 * pipeline.ZSTD_JOB_SIZE + 12345)  # several jobs when threaded
+    path, _size, _digest = write(tmp_path, data)
+    with open(path, 'rb') as handle:
+        blob = handle.read()
+    frames = pipeline.ZstdFrames()
+    frames.feed(blob)
+    assert frames.complete and frames.frames == 1
+    assert zstandard.ZstdDecompressor().decompressobj().decompress(blob) == data
+    assert read_back(path) == data
+
+
 def test_extensions_follow_the_contract():
     assert pipeline.artifact_extension('pgdump', 'zstd', True) == 'pgdump.zst.age'
     assert pipeline.artifact_extension('sql', 'gzip', False) == 'sql.gz'
