@@ -14,10 +14,17 @@ checked are the ones a playbook run gets for each host (hosts.yml, group_vars, h
   (plugins/module_utils/_engines/connection.py), database items also against db_backup's
   ``format``, db_optimize's ``operations`` and ``tables`` and data_retention's rule options
   (imported from plugins/modules/data_retention.py, then parsed by its rule parser), HTTP and
-  certificate endpoints, log_cleanup and log_scan entries against those modules' argument specs,
-  and thresholds dicts against the signals of the module they go to;
-- keys of the dicts a role picks apart (database items, connection defaults, log entries) must be
-  keys the role's tasks actually read.
+  certificate endpoints, log_cleanup and log_scan entries, cache instances (redis_cleanup) and
+  recovered services (db_restore for their restores) against those modules' argument specs, and
+  thresholds dicts against the signals of the module they go to;
+- keys of the dicts a role picks apart (database items, connection defaults, log entries, services)
+  must be keys the role's tasks actually read;
+- what the modules check before connecting is checked here with their own code: data_retention's
+  rule parser, db_optimize's and redis_cleanup's option checks, db_backup's formats per engine,
+  service_recovery's "a service needs a health check";
+- options naming a host (backup_copy_to_host, health_alert_delegate_to) name a host of the
+  inventory, and hosts with Docker settings or container checks are in the docker group that
+  weekly.yml's Docker play runs on.
 
 Values holding Jinja (``{{`` or ``{%``) are only known at run time: they are checked for type where
 the option takes a string (a template renders to one), and skipped otherwise (an int, bool, list
@@ -43,6 +50,8 @@ from ansible.parsing.dataloader import DataLoader
 from ansible.vars.manager import VariableManager
 
 from ansible_collections.caretaker.maintenance.plugins.module_utils import _status
+from ansible_collections.caretaker.maintenance.plugins.module_utils._backup.dump_postgresql import (
+    FORMATS as POSTGRESQL_FORMATS)
 from ansible_collections.caretaker.maintenance.plugins.module_utils._cache.options import (
     QUEUE_THRESHOLDS, CleanupOptionError, Options as CleanupOptions)
 from ansible_collections.caretaker.maintenance.plugins.module_utils._cert_check import DEFAULT_THRESHOLDS as CERT_THRESHOLDS
@@ -148,6 +157,10 @@ NESTED = {
     'cache_maintenance_connection_defaults': dict(type='dict', options=_connection()),
     'cache_maintenance_instances': _database_item({key: REDIS_CLEANUP_SPEC[key] for key in CACHE_RULES}),
     'service_recovery_services': _recovery_item(),
+    # What the health role's webhook task reads of each item.
+    'health_alert_webhooks': dict(type='list', elements='dict', options=dict(
+        name=dict(type='str'), url=dict(type='str', required=True), format=dict(type='str', choices=['slack', 'generic']),
+        headers=dict(type='dict'), validate_certs=dict(type='bool'))),
 }
 # Dicts the role picks apart key by key: every key set must be one its tasks read.
 PICKED = ('backup_connection_defaults', 'backup_databases', 'db_maintenance_connection_defaults',
@@ -392,6 +405,52 @@ def test_recovered_services_have_a_health_check(inventory, host, found):
         assert checked, '%s, host %s: service_recovery_services[%d] (%s) has no health check (url, http or containers)' % (
             inventory.relative_to(REPO), host, index, item.get('name'))
         assert item.get('kind') != 'compose' or item.get('project_src'), 'a compose service needs project_src'
+
+
+# db_backup's formats per engine (the dump sources' own lists; unset is each engine's default).
+BACKUP_FORMATS = {'postgresql': set(POSTGRESQL_FORMATS), 'mysql': {'sql'}, 'mongodb': {'mongo.tar', 'mongodump'},
+                  'redis': {'rdb'}}
+
+
+@pytest.mark.parametrize('inventory, host, found', CASES)
+def test_backup_formats_suit_their_engine(inventory, host, found):
+    defaults = found.get('backup_connection_defaults') or {}
+    for index, item in enumerate(_items(found.get('backup_databases'))):
+        engine = item.get('engine', defaults.get('engine'))
+        assert engine in BACKUP_FORMATS, '%s, host %s: backup_databases[%d] has no engine' % (inventory, host, index)
+        if item.get('format') not in (None, '') and not _templated(item['format']):
+            assert item['format'] in BACKUP_FORMATS[engine], '%s, host %s: backup_databases[%d]: format %s is not one of %s' % (
+                inventory.relative_to(REPO), host, index, item['format'], ', '.join(sorted(BACKUP_FORMATS[engine])))
+
+
+# Options that name another inventory host.
+HOST_OPTIONS = ('backup_copy_to_host', 'health_alert_delegate_to')
+
+
+@pytest.mark.parametrize('inventory, host, found', CASES)
+def test_host_options_name_inventory_hosts(inventory, host, found):
+    hosts = set(LOADED[inventory][1]) | {'localhost'}
+    for name in HOST_OPTIONS:
+        value = found.get(name)
+        if value and not _templated(value):
+            assert value in hosts, '%s, host %s: %s is %r, which is no host of %s' % (
+                inventory.relative_to(REPO), host, name, value, inventory / 'hosts.yml')
+            assert value != host, '%s, host %s: %s names the host itself' % (inventory.relative_to(REPO), host, name)
+
+
+@pytest.mark.parametrize('inventory, host, found', CASES)
+def test_docker_settings_are_on_hosts_the_docker_play_reaches(inventory, host, found):
+    """weekly.yml prunes the hosts of the docker group (or caretaker_docker_hosts); Docker settings of
+    a host outside it would never be used."""
+    manager = LOADED[inventory][0]
+    docker = [name for name in found if name.startswith('docker_maintenance_')]
+    # A host whose health checks containers runs Docker: its engine wants the cleanup too.
+    docker += [name for name in ('health_containers', 'health_container_compose_project', 'health_container_labels')
+               if found.get(name)]
+    if docker and 'caretaker_docker_hosts' not in found:
+        groups = {group.name for group in manager.get_host(host).get_groups()}
+        assert 'docker' in groups, '%s, host %s: sets %s but is not in the docker group' % (
+            inventory.relative_to(REPO), host, ', '.join(docker))
 
 
 SECRET_KEY = re.compile(r'(password|passphrase|secret|token)$', re.IGNORECASE)
