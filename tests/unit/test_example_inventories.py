@@ -37,6 +37,7 @@ stack the ``vault_*`` names the stack uses are exactly those its vault.example.y
 empty values), which is not itself loaded as variables.
 """
 
+import copy
 import difflib
 import json
 import re
@@ -239,7 +240,7 @@ def _untemplate(value, option):
     if _templated(value):
         if option.get('choices'):
             return option['choices'][0]
-        return value if kind in ('str', 'path', 'raw') else STAND_IN.get(kind, value)
+        return value if kind in ('str', 'path', 'raw') else copy.deepcopy(STAND_IN.get(kind, value))
     if kind == 'dict' and isinstance(value, dict) and 'options' in option:
         return {key: _untemplate(item, option['options'].get(key, {'type': 'raw'})) for key, item in value.items()}
     if kind == 'list' and isinstance(value, list):
@@ -269,6 +270,18 @@ def _thresholds(defaults, value, where):
         _status.parse_thresholds(defaults, value, where)
     except ValueError as exc:
         pytest.fail('%s' % exc)
+
+
+def test_templates_get_stand_ins_and_the_rest_is_still_checked():
+    option = SPECS['backup']['spec']['backup_databases']
+    good = [{'engine': 'mysql', 'login_port': '{{ port }}', 'login_password': '{{ vault_x }}'}]
+    _validate('backup_databases', good, option, 'here')
+    bad = [{'engine': 'mysql', 'login_port': '{{ port }}', 'login_pasword': 'x'}]
+    with pytest.raises(AssertionError, match='login_pasword') as failed:
+        _validate('backup_databases', bad, option, 'here')
+    assert 'login_port' not in '%s' % failed.value.args[0].split('Supported')[0]
+    with pytest.raises(AssertionError, match='login_port'):
+        _validate('backup_databases', [{'engine': 'mysql', 'login_port': 'five'}], option, 'here')
 
 
 def test_there_are_inventories_and_examples():
