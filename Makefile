@@ -36,12 +36,17 @@ $(COLLECTION_LINK):
 	ln -sfn $(CURDIR) $@
 
 # The demo stack lives in .demo/ and is stopped by process id with `make demo-stop`.
+# Each demo run writes its run report (JSON, Markdown, HTML) into .demo/reports.
+DEMO_PLAYBOOK := ANSIBLE_CALLBACKS_ENABLED=caretaker.maintenance.report CARETAKER_REPORT_DIR=$(CURDIR)/.demo/reports \
+	$(BIN)/ansible-playbook -i inventories/demo/hosts.yml
 demo: deps
 	$(BIN)/python -m demo.stack start
-	$(BIN)/ansible-playbook -i inventories/demo/hosts.yml playbooks/health.yml
-	$(BIN)/ansible-playbook -i inventories/demo/hosts.yml playbooks/daily.yml
-	$(BIN)/ansible-playbook -i inventories/demo/hosts.yml playbooks/weekly.yml
-	$(BIN)/ansible-playbook -i inventories/demo/hosts.yml playbooks/monthly.yml
+	$(DEMO_PLAYBOOK) playbooks/health.yml
+	$(DEMO_PLAYBOOK) playbooks/daily.yml
+	$(DEMO_PLAYBOOK) playbooks/weekly.yml
+	$(DEMO_PLAYBOOK) playbooks/monthly.yml
+	$(DEMO_PLAYBOOK) playbooks/quarterly.yml
+	@echo "run reports: $(CURDIR)/.demo/reports (newest: $(CURDIR)/.demo/reports/latest.html)"
 
 demo-stop:
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -m demo.stack stop; fi
@@ -69,6 +74,7 @@ bench: deps
 	$(BIN)/python tests/bench/bench_log_scan.py
 	$(BIN)/python tests/bench/bench_data_retention.py
 	$(BIN)/python tests/bench/bench_log_cleanup.py
+	$(BIN)/python tests/bench/bench_db_backup.py
 
 clean: demo-stop
 	rm -rf $(VENV) .make tests/output

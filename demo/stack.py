@@ -76,6 +76,7 @@ def _seed_data(started):
     cache = redis.Redis(host=rd.host, port=rd.port, password=rd.password)
     for n in range(200):
         cache.set('cache:item:%d' % n, 'value %d' % n, ex=86400 if n % 2 else None)
+    _seed_cache(cache)
     cache.close()
     mongo = pymongo.MongoClient('127.0.0.1', started['mongodb'].port, directConnection=True)
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -86,6 +87,29 @@ def _seed_data(started):
     mongo.appdb.customers.insert_many([{'name': 'customer %d' % n, 'phone': '+1555%07d' % n,
                                         'created_at': now - datetime.timedelta(days=5 * n)} for n in range(300)])
     mongo.close()
+
+
+def _seed_cache(cache):
+    """What the cache rules of inventories/demo clean: analytics counters without a TTL, web
+    sessions idle for weeks, and a Bull queue with completed and failed jobs of all ages."""
+    import json
+    now_ms = int(time.time() * 1000)
+    day_ms = 86400 * 1000
+    for n in range(50):
+        cache.incrby('analytics:page:%d' % n, n + 1)
+    for n in range(40):
+        cache.set('sess:%d' % n, json.dumps({'user': n, 'lastActivity': now_ms - n * day_ms}))
+    prefix = 'bull:notifications:'
+    for n in range(1, 31):
+        finished = now_ms - n * 12 * 3600 * 1000  # every twelve hours over fifteen days
+        state = 'failed' if n % 3 == 0 else 'completed'
+        cache.hset('%s%d' % (prefix, n), mapping={'name': 'notify', 'data': '{}', 'timestamp': finished - 1000,
+                                                  'finishedOn': finished})
+        cache.zadd(prefix + state, {str(n): finished})
+    for n in range(31, 36):
+        cache.hset('%s%d' % (prefix, n), mapping={'name': 'notify', 'data': '{}', 'timestamp': now_ms})
+        cache.lpush(prefix + 'wait', str(n))
+    cache.set(prefix + 'id', 35)
 
 
 def _seed_logs(log_dir):
