@@ -21,14 +21,8 @@ OLD_TAG = 'caretaker-old:2020'
 NEW_TAG = 'caretaker-keep:new'
 
 
-@pytest.fixture(scope='module')
-def engine():
-    yield from docker_fixtures.fresh_engine()
-
-
-@pytest.fixture(scope='module')
-def made(engine):
-    yield from docker_fixtures.containers(engine)
+engine = docker_fixtures.engine
+made = docker_fixtures.made
 
 
 def old_image_tar(tag, created='2020-01-02T03:04:05Z'):

@@ -1,14 +1,10 @@
-"""Generators behind the Docker fixtures of the role tests: an engine of their own with an empty
-data root (the roles prune and restart whatever the engine holds), the base image, and a
-Containers helper; each skips the test with the reason when docker cannot run here.
+"""Docker fixtures of the role tests: ``engine``, an engine of their own with an empty data root
+(the roles prune and restart whatever the engine holds), and ``made``, a Containers helper on
+the base image; each skips the test with the reason when docker cannot run here. A test
+module takes them by name:
 
-    @pytest.fixture(scope='module')
-    def engine():
-        yield from docker_fixtures.fresh_engine()
-
-    @pytest.fixture(scope='module')
-    def made(engine):
-        yield from docker_fixtures.containers(engine)
+    engine = docker_fixtures.engine
+    made = docker_fixtures.made
 """
 
 import pytest
@@ -16,18 +12,20 @@ import pytest
 from tests.support import docker_engine as de
 
 
-def fresh_engine():
+@pytest.fixture(scope='module', name='engine')
+def engine_fixture():
     try:
-        engine = de.start_engine(fresh=True)
+        started = de.start_engine(fresh=True)
     except de.DockerUnavailable as exc:
         pytest.skip('docker cannot run here: %s' % exc)
     try:
-        yield engine
+        yield started
     finally:
-        engine.stop()
+        started.stop()
 
 
-def containers(engine):
+@pytest.fixture(scope='module', name='made')
+def made_fixture(engine):
     """A Containers helper on the base image, after proving a container can run (the probe is removed)."""
     import docker
     try:
@@ -41,3 +39,7 @@ def containers(engine):
             pytest.skip('docker cannot run a container here: %s' % exc)
         made.made.pop().remove()
         yield made
+
+
+engine = engine_fixture
+made = made_fixture
