@@ -2,12 +2,16 @@
 entries and the systemd units it writes, the wrapper's lock (two concurrent runs, one playbook
 run), check mode, idempotence, the switch between backends and removal."""
 
+import grp
 import os
+import pwd
 import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -264,3 +268,24 @@ def test_unsafe_or_impossible_settings_are_refused(tmp_path, extra, message):
     assert run.returncode != 0
     assert message in run.stdout
     assert tree(tmp_path) == []
+
+
+def test_another_user_owns_the_environment_file_and_logs(tmp_path):
+    user = pwd.getpwnam('nobody')
+    group = grp.getgrgid(user.pw_gid).gr_name
+    # logrotate -d checks the configuration as the su user, who must reach the log directory:
+    # pytest's temp dirs are root's alone, so the logs go to a directory others may traverse.
+    shared = Path(tempfile.mkdtemp(prefix='caretaker-schedule-'))
+    try:
+        shared.chmod(0o711)
+        logs = shared / 'logs'
+        run = role_run(tmp_path, schedule_user='nobody', schedule_log_dir=str(logs))
+        assert run.returncode == 0, failures(run)
+        env_file = tmp_path / 'etc' / 'schedule.env'
+        assert (env_file.stat().st_uid, stat.S_IMODE(env_file.stat().st_mode)) == (user.pw_uid, 0o600)
+        assert logs.stat().st_uid == user.pw_uid
+        assert {entry[1] for entry in cron_entries(tmp_path).values()} == {'nobody'}
+        # logrotate rotates a directory the user owns as that user
+        assert '    su nobody %s\n' % group in (tmp_path / 'logrotate.d' / 'caretaker-schedule').read_text()
+    finally:
+        shutil.rmtree(shared)
