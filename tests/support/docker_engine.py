@@ -162,8 +162,10 @@ class Engine:
         if self._proc is not None:
             self._proc.poll()
         if self.run_dir:
+            _unmount_below(self.run_dir)
             shutil.rmtree(self.run_dir, ignore_errors=True)
         if self.temporary_data and self.data_root:
+            _unmount_below(self.data_root)
             shutil.rmtree(self.data_root, ignore_errors=True)
         if self._lock is not None:
             self._lock.close()
@@ -180,6 +182,23 @@ class Engine:
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.1)
+
+
+def _unmount_below(path: str) -> None:
+    """Detach what dockerd left mounted under ``path`` once it is gone: a container with
+    network_mode host leaves the host's network namespace bound at exec/netns/default,
+    and rmtree cannot remove a mount point."""
+    root = os.path.realpath(path) + os.sep
+    try:
+        with open("/proc/self/mountinfo") as handle:
+            points = [line.split()[4].replace("\\040", " ") for line in handle]
+    except OSError:
+        return
+    umount = _sbin_which("umount")
+    if not umount:
+        return
+    for point in sorted((p for p in points if p.startswith(root)), key=len, reverse=True):
+        subprocess.run([umount, "--lazy", point], capture_output=True, check=False, timeout=30)
 
 
 def _running_engine() -> str | None:
