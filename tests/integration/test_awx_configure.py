@@ -132,3 +132,19 @@ def test_the_repository_works_as_an_awx_project(tmp_path):
     doc = subprocess.run([os.path.join(BIN, 'ansible-doc'), '-t', 'filter', 'caretaker.maintenance.survey_from_argspec'],
                          cwd=str(project), env=project_env(tmp_path, installed), capture_output=True, text=True, check=False)
     assert doc.returncode == 0 and 'multiplechoice' in doc.stdout, doc.stderr
+
+
+def test_a_stacks_own_cadences_make_the_schedules(tmp_path):
+    """schedule_cadences from the inventory or -e (a stack's group_vars/control) wins over the role's defaults."""
+    cadences = [{'name': 'health', 'playbook': 'health.yml', 'minute': '*/10', 'hour': '*'},
+                {'name': 'backups', 'playbook': 'daily.yml', 'args': ['--tags', 'backup'], 'minute': 30, 'hour': 1}]
+    (tmp_path / 'schedule.yml').write_text(yaml.safe_dump({'schedule_cadences': cadences}))
+    proc = ansible_playbook('-i', 'localhost,', str(PLAYBOOK), '-e', 'awx_render_dir=%s' % (tmp_path / 'out'),
+                            '-e', '@%s' % (tmp_path / 'schedule.yml'), env=ansible_env({'ANSIBLE_STDOUT_CALLBACK': 'default'}))
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    schedules = {path.stem: json.loads(path.read_text()) for path in (tmp_path / 'out').glob('schedule-*.json')}
+    assert sorted(schedules) == ['schedule-backups', 'schedule-health']
+    assert schedules['schedule-backups'] == {
+        'name': 'caretaker backups', 'unified_job_template': 'caretaker daily', 'job_tags': 'backup', 'state': 'present',
+        'rrule': 'DTSTART;TZID=UTC:20260101T013000 RRULE:FREQ=DAILY;INTERVAL=1'}
+    assert schedules['schedule-health']['rrule'].endswith('RRULE:FREQ=MINUTELY;INTERVAL=10')
