@@ -36,6 +36,13 @@ exit 0
 """
 
 
+@pytest.fixture(autouse=True)
+def cron_and_logrotate():
+    """The cron module needs crontab (Debian package cron), the logrotate check logrotate."""
+    missing = [tool for tool in ('crontab', 'logrotate') if not shutil.which(tool)]
+    assert not missing, 'install the Debian packages cron and logrotate (make system-deps): %s missing' % ', '.join(missing)
+
+
 def paths(tmp_path):
     return {name: tmp_path / name for name in ('bin', 'locks', 'logs', 'cron.d', 'systemd', 'logrotate.d', 'etc', 'project')}
 
