@@ -91,14 +91,40 @@ def _drain(stream, buffer):
         return
 
 
+class SideWork(object):
+    """A call run on its own thread; ``result()`` joins it and raises what it raised."""
+
+    def __init__(self, work):
+        self._error = None
+        self._thread = threading.Thread(target=self._run, args=(work,))
+        self._thread.daemon = True
+        self._thread.start()
+
+    def _run(self, work):
+        try:
+            work()
+        except BaseException as exc:  # handed to the caller by result()
+            self._error = exc
+
+    def join(self):
+        self._thread.join()
+
+    def result(self):
+        self.join()
+        if self._error is not None:
+            raise self._error
+
+
 class ToolDump(DumpSource):
     """Base of the dump sources that run a command-line dump tool.
 
     Subclasses set ``tool`` and ``error_line`` (a compiled regex: stderr lines that mean
     failure even when the tool exits 0) and implement ``command()`` -> (argv, env).
-    Hooks: ``before_dump`` (before the tool starts), ``while_dumping`` (after it started,
-    before its output is read), ``on_output`` (first bytes read), ``after_dump`` (clean
-    exit) and ``cleanup`` (always, from close()).
+    Hooks: ``before_dump`` (before the tool starts), ``while_dumping`` (after it started, on a
+    thread of its own while the output is read, so the row counts never stall the tool on a
+    full pipe; it must not share the reading thread's objects), ``on_output`` (first bytes
+    read), ``after_dump`` (clean exit, after while_dumping ended) and ``cleanup`` (always, from
+    close(), after while_dumping ended).
     """
 
     tool = None
@@ -112,6 +138,7 @@ class ToolDump(DumpSource):
         self.messages = []
         self._stderr = BoundedText()
         self._stderr_thread = None
+        self._side = None
         self._closed = False
 
     # --- what subclasses fill in
@@ -154,7 +181,7 @@ class ToolDump(DumpSource):
         self.before_dump()
         argv, env = self.command()
         self._spawn(argv, env)
-        self.while_dumping()
+        self._side = SideWork(self.while_dumping)
         stdout = self.process.stdout.fileno()
         seen_output = False
         while True:
@@ -170,6 +197,7 @@ class ToolDump(DumpSource):
         text = scrub(self._stderr.text(), self.secrets)
         if status != 0 or (self.error_line is not None and self.error_line.search(text)):
             raise EngineError(self._failure(status, text))
+        self._side.result()  # the counts: their error, if any, fails the dump
         self.messages = [line.strip() for line in text.splitlines() if line.strip()]
         self.after_dump()
 
@@ -208,5 +236,7 @@ class ToolDump(DumpSource):
                         stream.close()
                     except OSError:
                         pass
+            if self._side is not None:
+                self._side.join()  # cleanup uses the connection the counts run on
         finally:
             self.cleanup()
