@@ -4,7 +4,8 @@
 - the example stacks have app, database and control hosts, reached over ssh by name
   (``*.example.internal``), never by an IP address, and every host has health settings;
 - ``ansible-playbook --syntax-check`` passes for every cadence playbook in playbooks/ with
-  each inventory.
+  each inventory;
+- weekly.yml's Docker play reaches exactly the docker group of each example stack that has one.
 
 No server is needed: nothing connects to the hosts.
 """
@@ -78,3 +79,19 @@ def test_every_cadence_playbook_passes_syntax_check(inventory):
     for playbook in PLAYBOOKS:
         done = _run('ansible-playbook', '--syntax-check', '-i', str(inventory / 'hosts.yml'), str(playbook))
         assert done.returncode == 0, '%s with %s:\n%s%s' % (playbook.name, inventory, done.stdout, done.stderr)
+
+
+@pytest.mark.parametrize('inventory', EXAMPLES, ids=[path.name for path in EXAMPLES])
+def test_weekly_docker_play_reaches_the_docker_group(inventory):
+    docker = _hosts(_listed(inventory), 'docker')
+    done = _run('ansible-playbook', '--list-hosts', '-i', str(inventory / 'hosts.yml'), str(REPO / 'playbooks' / 'weekly.yml'))
+    assert done.returncode == 0, done.stderr
+    play = done.stdout.split('Weekly Docker cleanup', 1)
+    assert len(play) == 2, 'weekly.yml has no Weekly Docker cleanup play:\n%s' % done.stdout
+    listed = set()
+    for line in play[1].splitlines()[1:]:
+        if line.strip().startswith('play #'):
+            break
+        if line.startswith('      ') and line.strip():
+            listed.add(line.strip())
+    assert listed == docker, 'the Docker play reaches %s, the docker group is %s' % (sorted(listed), sorted(docker))
