@@ -28,7 +28,7 @@ ENV = dict(os.environ, ANSIBLE_CONFIG=str(REPO / 'ansible.cfg'), ANSIBLE_NOCOLOR
 
 def _run(*argv):
     return subprocess.run([str(REPO / '.venv' / 'bin' / argv[0])] + list(argv[1:]), cwd=REPO, env=ENV,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, check=False)
 
 
 _LISTED = {}

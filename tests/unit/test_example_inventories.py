@@ -297,7 +297,7 @@ def test_every_group_vars_directory_names_a_group(inventory):
     manager = LOADED[inventory][0]
     for kind, names in (('group_vars', set(manager.groups)), ('host_vars', set(manager.hosts))):
         for path in sorted((inventory / kind).glob('*')):
-            assert path.stem in names, '%s names no %s of %s' % (path, kind.split('_')[0], inventory / 'hosts.yml')
+            assert path.stem in names, '%s names no %s of %s' % (path, kind.split('_', maxsplit=1)[0], inventory / 'hosts.yml')
     assert LOADED[inventory][1], 'no hosts in %s' % inventory
 
 
