@@ -17,6 +17,7 @@ import urllib.request
 import pytest
 
 from tests.support.playbook import ROOT, run_playbook
+from tests.support.recovery import report
 from tests.support.servers import free_port
 
 PLAYBOOK = ROOT / 'playbooks' / 'recover.yml'
@@ -117,20 +118,6 @@ def recover(tmp_path, pm2_home, services, check=False):
     path = tmp_path / 'vars.json'
     path.write_text(json.dumps(variables))
     return run_playbook(PLAYBOOK, check=check, extra_args=['-e', '@%s' % path])
-
-
-def report(run):
-    """{name: result} as the always section of each service recorded it."""
-    for play in run.data['plays']:
-        for task in play['tasks']:
-            if task['task']['name'].endswith("Show each service's outcome and steps"):
-                found = {}
-                for entry in task['hosts']['localhost']['msg']:
-                    for title, steps in entry.items():
-                        name, _sep, outcome = title.rpartition(': ')
-                        found[name] = {'outcome': outcome, 'steps': steps}
-                return found
-    raise AssertionError('no report in the run:\n%s' % run.stdout[-3000:])
 
 
 def test_a_killed_pm2_app_is_left_down_in_check_mode_then_reloaded_and_then_left_alone(pm2, tmp_path):

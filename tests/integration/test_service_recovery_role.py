@@ -17,6 +17,7 @@ from tests.support import docker_engine as de
 from tests.support import docker_fixtures
 from tests.support.backup_sources import redis_client
 from tests.support.playbook import ROOT, run_module, run_playbook
+from tests.support.recovery import report
 from tests.support.servers import free_port
 
 PLAYBOOK = ROOT / 'playbooks' / 'recover.yml'
@@ -104,20 +105,6 @@ def recover(engine, tmp_path, services, check=False, secrets=(), **variables):
     for secret in secrets:
         assert secret not in run.stdout and secret not in run.stderr
     return run
-
-
-def report(run):
-    """{name: result} as the always section of each service recorded it."""
-    for play in run.data['plays']:
-        for task in play['tasks']:
-            if task['task']['name'].endswith("Show each service's outcome and steps"):
-                found = {}
-                for entry in task['hosts']['localhost']['msg']:
-                    for title, steps in entry.items():
-                        name, _sep, outcome = title.rpartition(': ')
-                        found[name] = {'outcome': outcome, 'steps': steps}
-                return found
-    raise AssertionError('no report in the run:\n%s' % run.stdout[-3000:])
 
 
 def summary_lines(run):
