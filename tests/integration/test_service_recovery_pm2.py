@@ -11,13 +11,11 @@ import signal
 import subprocess
 import tempfile
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 
 from tests.support.playbook import ROOT, run_playbook
-from tests.support.recovery import report
+from tests.support.recovery import report, status_of
 from tests.support.servers import free_port
 
 PLAYBOOK = ROOT / 'playbooks' / 'recover.yml'
@@ -41,16 +39,6 @@ def wait_for(predicate, timeout, what):
             return
         time.sleep(0.2)
     raise AssertionError('timed out after %s s waiting for %s' % (timeout, what))
-
-
-def status_of(url):
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except OSError:
-        return None
 
 
 def pid_alive(pid):

@@ -8,8 +8,6 @@ whose data was lost."""
 
 import json
 import os
-import urllib.error
-import urllib.request
 
 import pytest
 
@@ -17,7 +15,7 @@ from tests.support import docker_engine as de
 from tests.support import docker_fixtures
 from tests.support.backup_sources import redis_client
 from tests.support.playbook import ROOT, run_module, run_playbook
-from tests.support.recovery import report
+from tests.support.recovery import report, status_of
 from tests.support.servers import free_port
 
 PLAYBOOK = ROOT / 'playbooks' / 'recover.yml'
@@ -64,16 +62,6 @@ def run_on_host_network(made, short, command, environment=None):
         environment=environment or {}, labels={de.OWNER_LABEL: made.owner})
     made.made.append(container)
     return container
-
-
-def status_of(url):
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except OSError:
-        return None
 
 
 def wait_answering(url, code=200):

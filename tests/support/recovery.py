@@ -1,4 +1,18 @@
-"""Reading the outcome of a service_recovery run from ansible-playbook's JSON output."""
+"""Reading the outcome of a service_recovery run, and asking the service it recovers."""
+
+import urllib.error
+import urllib.request
+
+
+def status_of(url):
+    """The HTTP status a URL answers with, None when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return None
 
 
 def report(run):
