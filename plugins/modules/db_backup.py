@@ -113,6 +113,16 @@ options:
     description:
       - "Redis only: seconds to wait for the snapshot to be saved or sent. Defaults to 3600."
     type: float
+  skip_if_newer_than:
+    description:
+      - Take no backup when the series already has one younger than this interval (a number of seconds,
+        or units s, m, h, d, w such as V(20h)), so a rerun of a nightly job (a relaunch after another task
+        failed) neither dumps the database again nor reports a change.
+      - Only a complete backup counts - it has its manifest, its size on disk is the manifest's, and its
+        latest recorded verification, if any, passed. The task then returns that backup's RV(path),
+        RV(sha256) and RV(size), C(changed=false) and RV(skipped_reason).
+      - Unset (the default), every run takes a backup.
+    type: str
 attributes:
   check_mode:
     support: full
@@ -176,6 +186,15 @@ EXAMPLES = r'''
     compression_level: 9
     encryption_passphrase_file: /etc/caretaker/backup-passphrase
     free_space_factor: 0.3
+
+- name: Nightly backup that a rerun the same day does not repeat
+  caretaker.maintenance.db_backup:
+    engine: postgresql
+    login_host: 127.0.0.1
+    login_password: "{{ vault_pg_password }}"
+    database: appdb
+    dest: /var/backups/caretaker
+    skip_if_newer_than: 20h
 '''
 
 RETURN = r'''
@@ -191,7 +210,7 @@ manifest:
   sample: /var/backups/caretaker/postgresql-127.0.0.1-5432-appdb/postgresql-127.0.0.1-5432-appdb-20261123T020000Z.pgdump.zst.age.manifest.json
 manifest_content:
   description: The manifest written (format in C(docs/backups.md)).
-  returned: success, not in check mode
+  returned: success, not in check mode unless O(skip_if_newer_than) found a fresh backup
   type: dict
   sample:
     artifact: postgresql-127.0.0.1-5432-appdb-20261123T020000Z.pgdump.zst.age
@@ -205,11 +224,11 @@ manifest_content:
     verifications: []
 sha256:
   description: SHA-256 of the artifact file, hex.
-  returned: success, not in check mode
+  returned: success, not in check mode unless O(skip_if_newer_than) found a fresh backup
   type: str
 size:
   description: Size of the artifact file in bytes.
-  returned: success, not in check mode
+  returned: success, not in check mode unless O(skip_if_newer_than) found a fresh backup
   type: int
 series:
   description: The series (sub-directory of O(dest)) the backup belongs to.
@@ -228,6 +247,11 @@ required_free_bytes:
   description: O(free_space_factor) times RV(estimated_size); null when the check is off.
   returned: always
   type: int
+skipped_reason:
+  description: Why no backup was taken (O(skip_if_newer_than) found a fresh one, returned in RV(path)); null when one was.
+  returned: always
+  type: str
+  sample: postgresql-127.0.0.1-5432-appdb-20261123T020000Z.pgdump.zst is 3h12m old, newer than skip_if_newer_than 20h
 removed_temp_files:
   description: Temp files of killed earlier runs removed from the series directory (in check mode, that would be).
   returned: always
@@ -267,6 +291,7 @@ def argument_spec():
         redis_method=dict(type='str', choices=['auto', 'bgsave', 'replica']),
         redis_rdb_path=dict(type='path'),
         redis_timeout=dict(type='float'),
+        skip_if_newer_than=dict(type='str'),
     )
     return spec
 
@@ -284,7 +309,7 @@ def main():
         settings = backup.BackupSettings(
             params['dest'], params['format'], params['compression'], params['compression_level'],
             params['encryption_recipients'], params['encryption_passphrase_file'], params['free_space_factor'],
-            backup.engine_options(conn.engine, params))
+            backup.engine_options(conn.engine, params), params['skip_if_newer_than'])
     except MissingDriver as exc:
         module.fail_json(msg=missing_required_lib(exc.library, reason='for engine %s' % exc.engine), exception=exc.error)
     except MissingLibrary as exc:

@@ -25,6 +25,7 @@ import time
 from ansible_collections.caretaker.maintenance.plugins.module_utils._backup import layout
 from ansible_collections.caretaker.maintenance.plugins.module_utils._backup import manifest as manifests
 from ansible_collections.caretaker.maintenance.plugins.module_utils._backup import pipeline
+from ansible_collections.caretaker.maintenance.plugins.module_utils._duration import DurationError, parse_seconds
 from ansible_collections.caretaker.maintenance.plugins.module_utils._fs import ensure_private_dir, free_bytes
 
 TEMP_FILE = re.compile(r'^\..+\.tmp$')
@@ -197,7 +198,7 @@ class BackupSettings(object):
 
     def __init__(self, dest, dump_format=None, compression='zstd', compression_level=None,
                  encryption_recipients=None, encryption_passphrase_file=None, free_space_factor=1.0,
-                 dump_options=None):
+                 dump_options=None, skip_if_newer_than=None):
         if not dest or not os.path.isabs(dest):
             raise BackupError('dest must be an absolute directory path, got %r' % (dest,))
         if os.path.exists(dest) and not os.path.isdir(dest):
@@ -211,13 +212,27 @@ class BackupSettings(object):
         self.encryption = pipeline.Encryption(encryption_recipients, encryption_passphrase_file)
         self.free_space_factor = free_space_factor
         self.dump_options = dict(dump_options or {})
+        # Seconds: a rerun within this window of the series' newest good backup takes none.
+        self.skip_window = None
+        self.skip_text = skip_if_newer_than
+        if skip_if_newer_than not in (None, ''):
+            try:
+                self.skip_window = parse_seconds(skip_if_newer_than, 'skip_if_newer_than')
+            except DurationError as exc:
+                raise BackupError('%s' % exc)
+
+
+def series_of(engine, source):
+    conn = engine.conn
+    database = getattr(source, 'series_database', None) or conn.database
+    return layout.series_name(engine.name, conn.host, engine.port, database)
 
 
 def plan(engine, source, settings):
     """Where the backup goes and whether it fits; touches nothing (check mode stops here)."""
     conn = engine.conn
     database = getattr(source, 'series_database', None) or conn.database
-    series = layout.series_name(engine.name, conn.host, engine.port, database)
+    series = series_of(engine, source)
     series_dir = os.path.join(settings.dest, series)
     extension = pipeline.artifact_extension(source.dump_format, settings.compression, settings.encryption.enabled)
     estimated = source.estimated_size()
@@ -246,14 +261,60 @@ def _private_dir(path, option_hint):
         raise BackupError('cannot create %s (mode 0700): %s; %s' % (path, exc.strerror or exc, option_hint))
 
 
+def fresh_backup(series_dir, window, now):
+    """The series' newest complete backup when it is younger than ``window`` seconds, intact on disk
+    (size as its manifest says) and not recorded as failing its latest verification; else None."""
+    for candidate in reversed(layout.list_backups(series_dir)):
+        if candidate.manifest is None:
+            continue
+        verifications = candidate.manifest.get('verifications') or []
+        if verifications and verifications[-1].get('outcome') != 'ok':
+            return None
+        try:
+            intact = os.path.getsize(candidate.path) == candidate.manifest.get('size')
+        except OSError:
+            intact = False
+        age = (now - candidate.time).total_seconds()
+        return candidate if intact and 0 <= age < window else None
+    return None
+
+
+def _age_text(seconds):
+    hours, rest = divmod(int(seconds), 3600)
+    return '%dh%02dm' % (hours, rest // 60)
+
+
+def _reused(settings, series, series_dir, check_mode):
+    """The result of a run that takes no backup because a fresh one exists, or None."""
+    if settings.skip_window is None:
+        return None
+    now = _utc_now()
+    found = fresh_backup(series_dir, settings.skip_window, now)
+    if found is None:
+        return None
+    reason = '%s is %s old, newer than skip_if_newer_than %s: %s' % (
+        found.name, _age_text((now - found.time).total_seconds()), settings.skip_text,
+        'no new dump would be taken' if check_mode else 'no new dump was taken')
+    manifest = found.manifest
+    return dict(changed=False, path=found.path, manifest=manifests.manifest_path(found.path),
+                manifest_content=manifest, sha256=manifest.get('sha256'), size=manifest.get('size'),
+                series=series, estimated_size=None, free_bytes=None, required_free_bytes=None,
+                removed_temp_files=[], skipped_reason=reason, msg=reason)
+
+
 def run_backup(engine, settings, check_mode=False, guard=None):
     """Back up the database ``engine`` is connected to. Returns the module result.
     ``guard`` (a SignalGuard) is disarmed once the backup is complete."""
     source = engine.dump_source(format=settings.dump_format, **settings.dump_options)
     with source:
+        series = series_of(engine, source)
+        reused = _reused(settings, series, os.path.join(settings.dest, series), check_mode)
+        if reused is not None:
+            return reused
         where = plan(engine, source, settings)
         stale = stale_temp_files(where['series_dir'])
         result = dict(changed=True, path=where['path'], manifest=where['manifest'], series=where['series'],
+                      skipped_reason=None,
                       estimated_size=where['estimated_size'], free_bytes=where['free_bytes'],
                       required_free_bytes=where['required_free_bytes'])
         if check_mode:
