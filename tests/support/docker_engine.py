@@ -20,7 +20,8 @@ with network_mode none), on its own socket in a temp dir, and stops it by pid.
 Debian packages: docker.io (dockerd, containerd, runc) and debootstrap. Python: docker.
 The engine and image code is standard library only; containers use the docker SDK.
 
-    python -m tests.support.docker_engine image   # build or import the base image
+    python -m tests.support.docker_engine image       # build or import the base image
+    python -m tests.support.docker_engine host-image  # the host image (datastores, logrotate)
 """
 
 from __future__ import annotations
@@ -323,13 +324,42 @@ def debian_mirror() -> str:
     return DEFAULT_MIRROR
 
 
+class ImageRecipe:
+    """What goes into one image: Debian packages, Python wheels from PyPI for libraries
+    Debian's are too old for, files copied in. Its tag is a hash of all of it and the
+    recipe version, so a change rebuilds the cached tarball."""
+
+    def __init__(self, repository: str, packages, version: int, wheels=(), files=()):
+        self.repository = repository
+        self.packages = tuple(packages)
+        self.version = version
+        self.wheels = tuple(wheels)
+        self.files = tuple(files)  # (source path, path in the rootfs, mode)
+
+    def tag(self) -> str:
+        recipe = {"suite": SUITE, "variant": "minbase", "packages": sorted(self.packages), "recipe": self.version}
+        # Only when present, so the base image keeps the tag (and cached tarball) it always had.
+        if self.wheels:
+            recipe["wheels"] = sorted(self.wheels)
+        if self.files:
+            recipe["files"] = [[hashlib.sha256(Path(source).read_bytes()).hexdigest(), target, mode]
+                               for source, target, mode in self.files]
+        digest = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
+        return "%s:%s" % (self.repository, digest)
+
+    def tarball(self) -> Path:
+        return cache_dir() / "images" / ("%s-%s.tar" % (self.repository, self.tag().split(":", 1)[1]))
+
+
+BASE_IMAGE = ImageRecipe(IMAGE_REPOSITORY, BASE_PACKAGES, IMAGE_RECIPE)
+
+
 def image_tag() -> str:
-    recipe = json.dumps({"suite": SUITE, "variant": "minbase", "packages": sorted(BASE_PACKAGES),
-                         "recipe": IMAGE_RECIPE}, sort_keys=True)
-    return "%s:%s" % (IMAGE_REPOSITORY, hashlib.sha256(recipe.encode()).hexdigest()[:12])
+    return BASE_IMAGE.tag()
 
 
 def rootfs_tarball() -> Path:
+    # The base image's tarball keeps its old name (no repository prefix) so caches carry over.
     return cache_dir() / "images" / ("%s.tar" % image_tag().split(":", 1)[1])
 
 
@@ -337,9 +367,11 @@ def rootfs_tarball() -> Path:
 # network, so apt could not use the lists anyway.
 _TRIM = ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man",
          "usr/share/locale", "usr/share/info")
+# Where Debian's python3 looks first for libraries not from a Debian package.
+ROOTFS_SITE_PACKAGES = "usr/local/lib/python3.11/dist-packages"
 
 
-def build_rootfs(tarball: Path, mirror: str | None = None) -> Path:
+def build_rootfs(tarball: Path, mirror: str | None = None, recipe: ImageRecipe = BASE_IMAGE) -> Path:
     """debootstrap the rootfs and write it as a tarball (atomically) to ``tarball``."""
     debootstrap = _sbin_which("debootstrap")
     if not debootstrap:
@@ -354,8 +386,8 @@ def build_rootfs(tarball: Path, mirror: str | None = None) -> Path:
         log = os.path.join(work, "debootstrap.log")
         with open(log, "wb") as out:
             result = subprocess.run(
-                [debootstrap, "--variant=minbase", "--include=" + ",".join(BASE_PACKAGES), SUITE, root, mirror],
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=False, timeout=900)
+                [debootstrap, "--variant=minbase", "--include=" + ",".join(recipe.packages), SUITE, root, mirror],
+                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=False, timeout=1800)
         if result.returncode != 0:
             raise RuntimeError("debootstrap %s from %s failed (%d):\n%s" % (SUITE, mirror, result.returncode, _tail(log)))
         for part in _TRIM:
@@ -363,6 +395,13 @@ def build_rootfs(tarball: Path, mirror: str | None = None) -> Path:
             if os.path.isdir(target):
                 shutil.rmtree(target)
                 os.mkdir(target)
+        if recipe.wheels:
+            _install_wheels(recipe.wheels, os.path.join(root, ROOTFS_SITE_PACKAGES))
+        for source, target, mode in recipe.files:
+            destination = os.path.join(root, target.lstrip("/"))
+            os.makedirs(os.path.dirname(destination), exist_ok=True)
+            shutil.copyfile(source, destination)
+            os.chmod(destination, mode)
         partial = tarball.with_name(tarball.name + ".partial")
         subprocess.run(["tar", "--numeric-owner", "-C", root, "-cf", str(partial), "."], check=True,
                        capture_output=True, timeout=600)
@@ -372,20 +411,33 @@ def build_rootfs(tarball: Path, mirror: str | None = None) -> Path:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def ensure_base_image(engine: Engine) -> str:
-    """Tag of the base image in ``engine``: already there, imported from the cached
+def _install_wheels(wheels, target: str) -> None:
+    """pip-install manylinux wheels for the rootfs's CPython 3.11 into ``target`` (the
+    containers have no network, so this happens at build time, from PyPI)."""
+    argv = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+            "--target", target, "--only-binary=:all:", "--implementation", "cp", "--python-version", "3.11",
+            "--platform", "manylinux2014_x86_64", "--platform", "manylinux_2_28_x86_64",
+            "--platform", "manylinux_2_17_x86_64"] + list(wheels)
+    result = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=600)
+    if result.returncode != 0:
+        raise RuntimeError("pip install of %s into the rootfs failed (%d):\n%s"
+                           % (" ".join(wheels), result.returncode, result.stderr[-2000:]))
+
+
+def ensure_base_image(engine: Engine, recipe: ImageRecipe = BASE_IMAGE) -> str:
+    """Tag of the image in ``engine``: already there, imported from the cached
     tarball, or built first (under a lock, so parallel sessions build it once)."""
-    tag = image_tag()
+    tag = recipe.tag()
     client = engine.client(timeout=600)
     try:
         if _has_image(client, tag):
             return tag
-        tarball = rootfs_tarball()
+        tarball = rootfs_tarball() if recipe is BASE_IMAGE else recipe.tarball()
         tarball.parent.mkdir(parents=True, exist_ok=True)
         with open(tarball.with_name(tarball.name + ".lock"), "a") as lock:
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
             if not tarball.exists():
-                build_rootfs(tarball)
+                build_rootfs(tarball, recipe=recipe)
             if not _has_image(client, tag):
                 repository, name = tag.split(":", 1)
                 client.api.import_image_from_file(str(tarball), repository=repository, tag=name)
@@ -394,6 +446,57 @@ def ensure_base_image(engine: Engine) -> str:
         return tag
     finally:
         client.close()
+
+
+# --- the host image: a maintained host with its datastores -------------------------------
+
+HOST_REPOSITORY = "caretaker-test-host"
+HOST_RECIPE = 1
+HOST_PACKAGES = (
+    "python3", "procps", "gzip", "zstd", "logrotate",
+    "postgresql", "mariadb-server", "mariadb-client", "redis-server",
+    "python3-psycopg2", "python3-pymysql", "python3-redis", "python3-pymongo",
+    "python3-zstandard", "python3-cryptography",
+    # debootstrap does not resolve virtual packages: the cffi backend python3-cryptography needs.
+    "python3-cffi-backend",
+)
+# Libraries the modules need newer than bookworm has (zstandard 0.20, pymongo 3.11,
+# redis 4.3), and pyrage, which Debian does not package: the floors of requirements.txt.
+HOST_WHEELS = ("pyrage", "zstandard", "pymongo", "redis")
+HOST_ENTRYPOINT = "/usr/local/sbin/caretaker-host"
+HOST_IMAGE_LATEST = HOST_REPOSITORY + ":latest"
+
+
+def _requirement(name: str) -> str:
+    """The line of requirements.txt naming ``name`` (e.g. 'zstandard>=0.22')."""
+    path = Path(__file__).resolve().parents[2] / "requirements.txt"
+    for line in path.read_text().splitlines():
+        spec = line.split("#", 1)[0].strip()
+        if re.match(r"^%s\b" % re.escape(name), spec, re.I):
+            return spec
+    return name
+
+
+def host_recipe() -> ImageRecipe:
+    entrypoint = Path(__file__).with_name("host_entrypoint.sh")
+    return ImageRecipe(HOST_REPOSITORY, HOST_PACKAGES, HOST_RECIPE,
+                       wheels=[_requirement(name) for name in HOST_WHEELS],
+                       files=[(str(entrypoint), HOST_ENTRYPOINT, 0o755)])
+
+
+def ensure_host_image(engine: Engine) -> str:
+    """Tag of the host image: bookworm with PostgreSQL 15, MariaDB, Redis, logrotate and
+    the Python libraries of the modules. Its entrypoint (HOST_ENTRYPOINT) starts the
+    servers named in its arguments or in CARETAKER_SERVICES on loopback, then waits.
+    It is also tagged HOST_IMAGE_LATEST, the default image of the molecule scenarios."""
+    tag = ensure_base_image(engine, host_recipe())
+    client = engine.client()
+    try:
+        repository, name = HOST_IMAGE_LATEST.split(":", 1)
+        client.images.get(tag).tag(repository, name)
+    finally:
+        client.close()
+    return tag
 
 
 def _has_image(client, tag: str) -> bool:
@@ -513,8 +616,9 @@ def wait_for(predicate, timeout: float = 30, interval: float = 0.2, what: str = 
 
 def main(argv=None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if args != ["image"]:
-        print("usage: python -m tests.support.docker_engine image", file=sys.stderr)
+    images = {"image": ensure_base_image, "host-image": ensure_host_image}
+    if len(args) != 1 or args[0] not in images:
+        print("usage: python -m tests.support.docker_engine image|host-image", file=sys.stderr)
         return 2
     try:
         engine = start_engine()
@@ -522,7 +626,7 @@ def main(argv=None) -> int:
         print("docker cannot run here: %s" % exc, file=sys.stderr)
         return 1
     try:
-        print(ensure_base_image(engine))
+        print(images[args[0]](engine))
     finally:
         engine.stop()
     return 0
