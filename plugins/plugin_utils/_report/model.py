@@ -7,7 +7,7 @@ The collector never keeps a raw result. Each result (or each item of a loop resu
 read for the shapes the collection's modules return and only those fields are kept:
 
 - any result with ``status`` and a ``checks`` list: the status and every check item;
-- ``db_backup``: path, series, size, sha256 and duration of each backup taken;
+- ``db_backup``: path, series, size, sha256 and duration of each backup taken (or kept as fresh);
 - ``backup_verify``: each verification and its status, joined to the backup it checked;
 - any result with an integer ``bytes_freed`` (log_cleanup, backup_prune, ...);
 - ``data_retention``: matched and affected rows per rule;
@@ -228,6 +228,8 @@ class Collector(object):
             sha256=scrub_text(result.get('sha256')) if isinstance(result.get('sha256'), str) else None,
             duration_seconds=_number(manifest.get('duration_seconds')),
             changed=bool(result.get('changed')),
+            # set when an existing backup was fresh enough and none was taken (the path is that one)
+            skipped_reason=shorten(scrub_text(result.get('skipped_reason')), 500),
             verified=None,
         ))
 
