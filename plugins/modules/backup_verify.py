@@ -37,6 +37,8 @@ description:
     and no scratch database is created.
   - Memory stays constant whatever the artifact's size; only the Redis checks and restores
     write a decoded copy (the RDB) to a private temp directory.
+  - With O(skip_if_verified_within), an artifact verified successfully a short while ago is not
+    decoded again (see that option).
 author:
   - Caretaker Maintainers (@caretaker)
 extends_documentation_fragment:
@@ -65,6 +67,25 @@ options:
       - Skipped, and said so in RV(msg), when an earlier check failed and in check mode.
     type: bool
     default: false
+  skip_if_verified_within:
+    description:
+      - Skip the verification, returning the recorded outcome with C(changed=false), when the
+        manifest already records a successful verification that is younger than this duration,
+        at least as thorough as the one asked (a C(restore_test) record stands for a plain
+        verification, a plain one never for a restore test), with no failed verification after it,
+        and the artifact's size and modification time are still those recorded with it (and its
+        size still the manifest's). RV(skipped_reason) says when it was verified.
+      - Otherwise the artifact is verified as usual and RV(verify_reason) says why it was not skipped.
+      - "A duration in the collection's syntax (as O(caretaker.maintenance.backup_prune#module:max_age)):
+        whole numbers with the units C(y), C(mo) or C(m) (months), C(w), C(d) and C(h), for example
+        V(20h), V(6d) or V(1w)."
+      - The skip trusts the earlier verification. It does not read the file, so it cannot find a
+        checksum mismatch; a byte changed in place whose modification time was put back goes
+        unnoticed until the next verification that decodes. Keep a window shorter than the
+        interval at which you want every artifact decoded again.
+      - Records written before this option existed hold no size and modification time and are
+        never skipped over.
+    type: str
   temp_dir:
     description:
       - Directory for the private (0700) temp directory that holds the password option files,
@@ -83,6 +104,7 @@ attributes:
   check_mode:
     support: full
     description: Runs the checksum, decode and format checks; records nothing and skips the restore test.
+      With O(skip_if_verified_within), says in RV(msg) whether it would skip (and then decodes nothing) or verify.
   diff_mode:
     support: none
     description: Only the manifest's verification list changes.
@@ -122,6 +144,17 @@ EXAMPLES = r'''
   ansible.builtin.debug:
     msg: "{{ redis_check.msg }}"
   when: not redis_check.verified
+
+- name: Nightly verify, skipped when the artifact was verified (or restore-tested) in the last 20 hours
+  caretaker.maintenance.backup_verify:
+    path: "{{ backup_dir }}/postgresql-127.0.0.1-5432-appdb/postgresql-127.0.0.1-5432-appdb-20261123T020000Z.pgdump.zst.age"
+    identity_file: "{{ backup_identity_file }}"
+    skip_if_verified_within: 20h
+  register: nightly_check
+
+- name: Say when it was last verified
+  ansible.builtin.debug:
+    msg: "{{ nightly_check.skipped_reason | default(nightly_check.msg) }}"
 '''
 
 RETURN = r'''
@@ -142,13 +175,17 @@ checks:
   elements: dict
   contains:
     name:
-      description: C(checksum), C(decode), C(format), C(restore_test), C(counts <table>), or C(manifest) / C(scratch) for those problems.
+      description: >-
+        C(checksum), C(decode), C(format), C(restore_test), C(counts <table>), or C(manifest) / C(scratch) for those problems;
+        C(recent_verification) alone when the verification was skipped (O(skip_if_verified_within)).
       type: str
     status:
       description: V(ok) or V(critical).
       type: str
     value:
-      description: The SHA-256 for C(checksum), decoded bytes for C(decode), the dump format, the scratch name, or the restored count.
+      description: >-
+        The SHA-256 for C(checksum), decoded bytes for C(decode), the dump format, the scratch name, the restored count,
+        or the recorded method for C(recent_verification).
       type: raw
     unit:
       description: Unit of RV(checks[].value) (bytes, rows, documents, keys).
@@ -173,14 +210,33 @@ verified:
   returned: always
   type: bool
 verification:
-  description: The record appended to the manifest (in check mode, the record that would be appended).
+  description:
+    - The record appended to the manifest (in check mode, the record that would be appended), with the
+      artifact's size and modification time (nanoseconds since the epoch) when it was verified.
+    - When the verification was skipped, the earlier record that stands for it.
   returned: when the manifest could be read
   type: dict
-  sample: {at: "2026-11-23T02:05:00Z", method: "checksum+decode+format", outcome: ok, detail: "all 3 backup checks ok"}
+  sample: {at: "2026-11-23T02:05:00Z", method: "checksum+decode+format", outcome: ok, detail: "all 3 backup checks ok",
+           size: 419269860, mtime_ns: 1795406400123456789}
 recorded:
   description: Whether the record was written to the manifest.
   returned: always
   type: bool
+verification_skipped:
+  description: Whether a recent verification on record was returned instead of verifying (O(skip_if_verified_within)).
+  returned: when skip_if_verified_within is set and the manifest could be read
+  type: bool
+skipped_reason:
+  description: When and how the artifact was verified, for a skipped verification.
+  returned: when the verification was skipped
+  type: str
+  sample: "verified at 2026-11-23T02:05:00Z (6h10m ago, within skip_if_verified_within 20h) by restore_test, outcome ok;
+    the artifact's size and mtime are unchanged, so it was not decoded again"
+verify_reason:
+  description: Why the verification ran although O(skip_if_verified_within) is set.
+  returned: when skip_if_verified_within is set and the artifact was verified
+  type: str
+  sample: "the last successful restore_test verification (2026-11-21T02:05:00Z) is older than 20h"
 skipped:
   description: Checks that were asked for but not run, with the reason.
   returned: when the manifest could be read
@@ -213,6 +269,7 @@ from ansible_collections.caretaker.maintenance.plugins.module_utils._backup impo
 from ansible_collections.caretaker.maintenance.plugins.module_utils._backup.restore_common import (
     MissingLibrary, RestoreError, loose_permissions)
 from ansible_collections.caretaker.maintenance.plugins.module_utils._backup.verify import verify
+from ansible_collections.caretaker.maintenance.plugins.module_utils._duration import Duration, DurationError
 from ansible_collections.caretaker.maintenance.plugins.module_utils._engines.base import MissingDriver
 from ansible_collections.caretaker.maintenance.plugins.module_utils._engines.connection import (
     ConnectionOptionError, connection_argument_spec, connection_specs)
@@ -227,6 +284,7 @@ def argument_spec():
         identity_file=dict(type='path'),
         passphrase_file=dict(type='path', no_log=False),
         restore_test=dict(type='bool', default=False),
+        skip_if_verified_within=dict(type='str'),
         temp_dir=dict(type='path'),
     )
     spec.update(status_argument_spec())
@@ -274,13 +332,18 @@ def main():
         module.fail_json(msg='path %s is not a file: give the artifact (not its manifest or directory)' % path)
     keys = key_options(module)
     try:
+        within = module.params['skip_if_verified_within']
+        skip_within = Duration.parse(within, 'skip_if_verified_within') if within is not None else None
+    except DurationError as exc:
+        module.fail_json(msg='%s' % exc)
+    try:
         engine = manifests.read(path).get('engine')
     except manifests.ManifestError:
         engine = None  # verify() reports the manifest as a critical item
     conn = connection_for(module, engine) if engine else None
     try:
         result = verify(path, keys, conn=conn, run_restore_test=module.params['restore_test'],
-                        check_mode=module.check_mode, temp_dir=module.params['temp_dir'])
+                        check_mode=module.check_mode, temp_dir=module.params['temp_dir'], skip_within=skip_within)
     except MissingLibrary as exc:
         module.fail_json(msg=missing_required_lib(exc.library, reason='to read %s' % path), exception=exc.error)
     except (RestoreError, OSError) as exc:

@@ -256,6 +256,56 @@ def test_the_argv_watcher_sees_a_secret_on_a_command_line():
     assert watcher.found
 
 
+def test_skip_if_verified_within_returns_a_recent_restore_test_for_a_plain_verify(request, tmp_path, age_key):
+    artifact, target, server = make('postgresql', request, tmp_path / 'dest', tmp_path, age_key)
+    plain = verify_args(artifact, age_key, skip_if_verified_within='20h')
+    first = run_module(MODULE, plain)[0]
+    assert first['verification_skipped'] is False and first['changed'] is True
+    assert first['verify_reason'] == 'no successful verification of method checksum+decode+format or more thorough on record'
+    # A plain record never stands for a restore test: that one runs, and is recorded.
+    restored = run_module(MODULE, dict(plain, restore_test=True, **target))[0]
+    assert restored['verification_skipped'] is False and restored['scratch_dropped'] is True
+    assert 'no successful verification of method restore_test' in restored['verify_reason']
+    records = artifact.read_manifest()['verifications']
+    assert [record['method'] for record in records] == ['checksum+decode+format', 'restore_test']
+    assert records[-1]['size'] == artifact.path.stat().st_size and records[-1]['mtime_ns'] == artifact.path.stat().st_mtime_ns
+    # Check mode says it would skip; the real run skips: nothing decoded, nothing recorded, not changed.
+    checked, run = run_module(MODULE, plain, check=True)
+    assert run.returncode == 0 and checked['msg'].startswith('would skip: verified at %s' % records[-1]['at'])
+    skipped, run = run_module(MODULE, plain)
+    assert run.returncode == 0 and skipped['changed'] is False and skipped['recorded'] is False
+    assert skipped['verified'] is True and skipped['status'] == 'ok' and skipped['verification'] == records[-1]
+    assert skipped['skipped_reason'].startswith('verified at %s (' % records[-1]['at'])
+    assert 'ago, within skip_if_verified_within 20h) by restore_test, outcome ok' in skipped['skipped_reason']
+    assert [item['name'] for item in skipped['checks']] == ['recent_verification']
+    assert len(artifact.read_manifest()['verifications']) == 2
+
+
+def test_skip_if_verified_within_verifies_again_after_the_file_changed(request, tmp_path, age_key):
+    artifact = make('redis', request, tmp_path / 'dest', tmp_path, age_key)[0]
+    args = verify_args(artifact, age_key, skip_if_verified_within='1d')
+    assert run_module(MODULE, args)[0]['verified'] is True
+    assert run_module(MODULE, args)[0]['verification_skipped'] is True
+    os.utime(artifact.path)  # same bytes, new mtime: rewritten or replaced as far as the skip can tell
+    again, run = run_module(MODULE, args)
+    assert run.returncode == 0 and again['verification_skipped'] is False and again['changed'] is True
+    assert again['verify_reason'].startswith('the artifact changed since its last successful checksum+decode+format')
+    offset = artifacts.flip_byte(artifact.path)
+    broken, run = run_module(MODULE, args)
+    assert run.returncode != 0 and broken['verified'] is False and items(broken)['checksum']['status'] == 'critical'
+    # A failure on record is never skipped over, even when the file is put back as it was.
+    artifacts.flip_byte(artifact.path, offset)
+    after = run_module(MODULE, args)[0]
+    assert after['verification_skipped'] is False and after['verify_reason'].startswith('the last verification (')
+
+
+def test_skip_if_verified_within_must_be_a_duration(request, tmp_path, age_key):
+    artifact = make('redis', request, tmp_path / 'dest', tmp_path, age_key)[0]
+    result, run = run_module(MODULE, verify_args(artifact, age_key, skip_if_verified_within='20 minutes'))
+    assert run.returncode != 0 and "skip_if_verified_within '20 minutes' is not a duration" in result['msg']
+    assert artifact.read_manifest()['verifications'] == []
+
+
 class _Request:
     """Stands in for pytest's request where a test already holds the server."""
 
@@ -270,7 +320,8 @@ class _Request:
 
 
 def test_ansible_doc_renders():
-    assert_ansible_doc_renders(MODULE, ('restore_test', 'identity_file', 'passphrase_file', 'fail_on', 'login_password',))
+    assert_ansible_doc_renders(MODULE, ('restore_test', 'identity_file', 'passphrase_file', 'fail_on', 'login_password',
+                                        'skip_if_verified_within', 'skipped_reason'))
 
 
 @pytest.fixture(scope='module')
@@ -304,4 +355,7 @@ def test_examples_run_as_written(default_port_servers, tmp_path, age_key):
     assert run.task(2)['verified'] is True and run.task(2)['scratch_dropped'] is True
     assert run.task(3)['verified'] is True
     assert run.task(4).get('skipped') is True
+    # The nightly verify finds the restore test of task 2 on record and skips.
+    assert run.task(5)['verification_skipped'] is True and run.task(5)['changed'] is False
+    assert run.task(6)['msg'].startswith('verified at ') and 'by restore_test' in run.task(6)['msg']
     assert pg.password not in run.stdout

@@ -7,25 +7,28 @@ Checks, each one status item: ``checksum`` (size and SHA-256 against the manifes
 ``decode`` (the whole stream decrypts and decompresses, every layer authenticated),
 ``format`` (the dump tool's own reader accepts it), and with a restore test
 ``restore_test`` plus one ``counts <table>`` item per manifest count. The scratch
-database of a restore test is dropped whatever happened.
+database of a restore test is dropped whatever happened. With ``skip_within`` a recent
+successful verification on record (verify_record.py) is returned instead of decoding again.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import datetime
 import hashlib
 import os
 
 from ansible_collections.caretaker.maintenance.plugins.module_utils._backup import manifest as manifests
+from ansible_collections.caretaker.maintenance.plugins.module_utils._backup import verify_record
 from ansible_collections.caretaker.maintenance.plugins.module_utils._backup.restore_common import (
     ArtifactError, DecodedStream, MissingLibrary, RestoreError, compression_of, count_items, private_temp_dir, restorer_for,
     scratch_name)
 from ansible_collections.caretaker.maintenance.plugins.module_utils._engines.base import EngineError
 from ansible_collections.caretaker.maintenance.plugins.module_utils._status import CRITICAL, OK, check_item, summarize
 
-METHOD_BASIC = 'checksum+decode+format'
-METHOD_RESTORE = 'restore_test'
+METHOD_BASIC = verify_record.METHOD_BASIC
+METHOD_RESTORE = verify_record.METHOD_RESTORE
 _READ = 1 << 20
 
 
@@ -149,8 +152,32 @@ def _restore_test_or_item(path, manifest, keys, restorer):
         restorer.close()
 
 
-def verify(path, keys, conn=None, run_restore_test=False, check_mode=False, temp_dir=None):
-    """The backup_verify result (the common check shape plus path, verified and the record)."""
+def _method(manifest, run_restore_test):
+    """The method a run records: roles and settings (pgglobals.sql) have no restore test."""
+    return METHOD_RESTORE if run_restore_test and manifest.get('dump_format') != 'pgglobals.sql' else METHOD_BASIC
+
+
+def _about(path, manifest):
+    return dict(path=path, engine=manifest.get('engine'), dump_format=manifest.get('dump_format'),
+                artifact=os.path.basename(path))
+
+
+def _skipped_result(path, manifest, record, within, now, check_mode):
+    reason = verify_record.skipped_reason(record, within, now)
+    result = summarize([check_item('recent_verification', OK, record['method'], detail=reason)], 'backup checks')
+    result['msg'] = '%s %s' % ('would skip:' if check_mode else 'skipped:', reason)
+    result.update(verified=True, verification=record, recorded=False, changed=False, skipped=[], skipped_reason=reason,
+                  verification_skipped=True, **_about(path, manifest))
+    return result
+
+
+def verify(path, keys, conn=None, run_restore_test=False, check_mode=False, temp_dir=None, skip_within=None, now=None):
+    """The backup_verify result (the common check shape plus path, verified and the record).
+
+    ``skip_within`` (a Duration): return the recorded outcome, without decoding, when a
+    successful verification at least as thorough is younger than that and the artifact's
+    size and mtime are those it had then.
+    """
     try:
         manifest = manifests.read(path)
     except manifests.ManifestError as exc:
@@ -158,11 +185,18 @@ def verify(path, keys, conn=None, run_restore_test=False, check_mode=False, temp
                            'backup checks')
         result.update(path=path, verified=False, recorded=False)
         return result
-    engine = manifest.get('engine')
+    method = _method(manifest, run_restore_test)
+    state = verify_record.file_state(path)  # before reading: a file rewritten meanwhile is verified again next time
+    verify_reason = None
+    if skip_within is not None:
+        now = now or datetime.datetime.now(datetime.timezone.utc)
+        record, verify_reason = verify_record.recent_verification(manifest, method, skip_within, state, now)
+        if record is not None:
+            return _skipped_result(path, manifest, record, skip_within, now, check_mode)
     skipped = []
     extra = {}
     with private_temp_dir(temp_dir) as workdir:
-        restorer = restorer_for(engine, conn, workdir)
+        restorer = restorer_for(manifest.get('engine'), conn, workdir)
         items = [checksum_item(path, manifest)]
         items.extend(decode_and_format(path, manifest, keys, restorer))
         if run_restore_test:
@@ -180,12 +214,13 @@ def verify(path, keys, conn=None, run_restore_test=False, check_mode=False, temp
     result = summarize(items, 'backup checks')
     if skipped:
         result['msg'] += '; skipped %s' % '; '.join(skipped)
+    if verify_reason:
+        extra.update(verify_reason=verify_reason, verification_skipped=False)
+        result['msg'] += '; %s: %s' % ('would verify, not skip' if check_mode else 'not skipped', verify_reason)
     verified = result['status'] == OK
-    method = METHOD_RESTORE if run_restore_test and manifest.get('dump_format') != 'pgglobals.sql' else METHOD_BASIC
-    record = {'at': manifests.utc_stamp(), 'method': method, 'outcome': 'ok' if verified else 'failed', 'detail': result['msg']}
+    record = verify_record.new_record(method, 'ok' if verified else 'failed', result['msg'], state)
     if not check_mode:
-        manifests.add_verification(path, method, record['outcome'], record['detail'], at=record['at'])
-    result.update(path=path, verified=verified, verification=record, recorded=not check_mode, changed=not check_mode,
-                  engine=engine, dump_format=manifest.get('dump_format'), artifact=os.path.basename(path),
-                  skipped=skipped, **extra)
+        verify_record.append_record(path, record)
+    result.update(verified=verified, verification=record, recorded=not check_mode, changed=not check_mode,
+                  skipped=skipped, **dict(_about(path, manifest), **extra))
     return result
