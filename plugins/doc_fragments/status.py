@@ -9,15 +9,21 @@ __metaclass__ = type
 
 class ModuleDocFragment(object):
     # Pairs with module_utils/_status.py: status_argument_spec() and exit_with_status().
-    DOCUMENTATION = r'''
+    # FAIL_ON alone (caretaker.maintenance.status.fail_on) is for modules that also change
+    # things, whose attributes and notes differ from a read-only check's.
+    FAIL_ON = r'''
 options:
   fail_on:
     description:
-      - Fail the task when the worst status reaches this level, after every item is returned.
+      - Fail the task when the worst status of RV(checks) reaches this level. The task fails after its work,
+        with every item returned.
       - V(critical) also fails on V(unknown), which ranks above it. V(never) only reports.
     type: str
     choices: [critical, warning, never]
     default: critical
+'''
+
+    DOCUMENTATION = FAIL_ON + r'''
 attributes:
   check_mode:
     support: full

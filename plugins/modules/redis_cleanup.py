@@ -37,6 +37,7 @@ author:
   - Caretaker Maintainers (@caretaker)
 extends_documentation_fragment:
   - caretaker.maintenance.connection
+  - caretaker.maintenance.status.fail_on
 options:
   engine:
     description:
@@ -186,13 +187,6 @@ options:
     description: With C(--diff), at most this many keys are listed per operation.
     type: int
     default: 50
-  fail_on:
-    description:
-      - Fail the task when the worst status of RV(checks) reaches this level, after the cleanup, with every result
-        returned. V(never) only reports.
-    type: str
-    choices: [critical, warning, never]
-    default: critical
 attributes:
   check_mode:
     support: full
@@ -202,6 +196,7 @@ attributes:
     description: Lists the keys and jobs deleted or given a TTL (in check mode, that would be), at most O(diff_max_keys) per operation.
 notes:
   - C(changed) is V(true) when a key was deleted or given a TTL, or a job removed.
+  - O(fail_on) fails the task after the cleanup, so what was deleted stays deleted.
   - Counts are of the keys the C(SCAN) saw. Keys written while it runs may or may not be seen; a second run finds them.
     C(SCAN) may return a key twice; check mode remembers the keys it matched so each counts once (its memory grows
     with the matches), the real run needs not (a key it changed no longer matches).

@@ -46,6 +46,8 @@ description:
     other file is written, and no file outside O(paths) and O(baseline_file) is touched.
 author:
   - Caretaker Maintainers (@caretaker)
+extends_documentation_fragment:
+  - caretaker.maintenance.status.fail_on
 attributes:
   check_mode:
     support: full
@@ -204,13 +206,6 @@ options:
         C(login_shell), C(failed_logins) (sshd failure lines) and C(http_auth_failures) (401 and 403 answers)
         have no limits."
     type: dict
-  fail_on:
-    description:
-      - Fail the task when the worst status reaches this level, after every item is returned.
-      - V(critical) also fails on V(unknown), which ranks above it. V(never) only reports.
-    type: str
-    choices: [critical, warning, never]
-    default: critical
 notes:
   - Run it with C(become) to read every directory, the auth log and the process of each socket.
   - Sockets are those of the network namespace the module runs in; a container's own sockets are seen inside it.
