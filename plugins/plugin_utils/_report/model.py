@@ -149,7 +149,8 @@ class Collector(object):
                         failed_items += 1
                         self._failure(where, label, outcome, CENSORED_MSG, handled)
                     continue
-                if item.get('skipped'):
+                # A skipped item has skipped: true; backup_verify's skipped is a list of checks not run.
+                if item.get('skipped') is True:
                     continue
                 self._extract(where, label, module, item)
                 if item.get('failed') or item.get('unreachable'):

@@ -68,8 +68,8 @@ def _items(result):
 
 
 def _ran(result):
-    """Items that ran (not skipped)."""
-    return [i for i in _items(result) if not i.get('skipped')]
+    """Items that ran: not skipped (backup_verify's ``skipped`` is a list of checks, not this)."""
+    return [i for i in _items(result) if i.get('skipped') is not True]
 
 
 def _entry_label(entry):
@@ -204,6 +204,9 @@ class _Lines(object):
         line = '%s: %d of %s ok' % (label, len(good), plural(len(rows), 'backup'))
         if tested:
             line += ', %d restore-tested' % len(tested)
+        recent = [i for i in _ran(self.registered[name]) if i.get('verification_skipped')]
+        if recent:
+            line += ', %d verified recently and not again' % len(recent)
         bad = [v for v in rows if v['verified'] is not True]
         if bad:
             line += '; ' + '; '.join('%s %s: %s' % (os.path.basename(v['path']), v['status'], _msg(v['msg']))

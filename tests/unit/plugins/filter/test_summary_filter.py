@@ -81,6 +81,16 @@ def test_failed_verification_is_one_line_with_its_message():
     assert len(got) == 2
 
 
+def test_verifications_with_checks_not_run_or_skipped_as_recent_are_counted():
+    partial = rr.verify_item(rr.BACKUP_LOOP['results'][0])
+    partial['skipped'] = ['restore_test: not asked for']  # backup_verify's list of checks not run
+    recent = rr.verify_item(rr.BACKUP_LOOP['results'][1])
+    recent.update(changed=False, skipped=[], verification_skipped=True, skipped_reason='verified 2h ago, within 1d',
+                  msg='skipped: verified 2h ago, within 1d')
+    got = lines({'backup_verified': loop(partial, recent)})
+    assert got == ['verified: 2 of 2 backups ok, 1 verified recently and not again']
+
+
 def test_failed_backup_item_gets_a_failure_line():
     failed = {'failed': True, 'changed': False, 'msg': 'pg_dump: connection refused'}
     databases = [{'engine': 'postgresql', 'database': 'billing'}, {'engine': 'postgresql', 'database': 'appdb',
