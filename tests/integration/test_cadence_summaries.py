@@ -218,3 +218,28 @@ def test_monthly_in_check_mode_counts_the_rows_it_would_archive(stack):
         cur.execute('SELECT count(*) FROM events')
         assert cur.fetchone()[0] == 100 + OLD_EVENTS  # nothing archived in check mode
     conn.close()
+
+
+def test_quarterly_in_check_mode(stack):
+    stack.variables.update(security_audit_integrity_paths=[str(stack.tmp_path / 'app')],
+                           security_audit_baseline_file=str(stack.tmp_path / 'baseline.json'))
+    before = stack.files()
+    run = stack.run('quarterly.yml', check=True)
+    assert stack.files() == before  # no baseline written
+    audit = task_result(run, 'Audit the host')
+    assert 'integrity' in audit['checks_run']
+    assert summary(run) == [line(summary(run), 'security: %s - ' % audit['status'])]
+
+
+def test_restore_in_check_mode_names_the_target_and_restores_nothing(stack):
+    stack.run('daily.yml', extra_args=['--skip-tags', 'logs'])
+    server = stack.pg_server
+    stack.variables.update(
+        restore_engine='postgresql', restore_database='summary_src', restore_target_database='summary_restored',
+        restore_confirm='summary_restored', restore_login_host=server.host, restore_login_port=server.port,
+        restore_login_user=server.user, restore_login_password=server.password)
+    run = stack.run('restore.yml', check=True)
+    restored = task_result(run, 'Restore the newest verified backup')
+    assert summary(run) == ['restore into summary_restored: %s' % restored['msg']]
+    assert os.path.basename(restored['path']) in stack.artifacts()
+    assert not artifacts.pg_exists(server, 'summary_restored')
