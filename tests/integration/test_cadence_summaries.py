@@ -5,6 +5,7 @@ nothing, and a run limited by --tags still ends with the summary."""
 
 import json
 import os
+import sys
 import time
 
 import pytest
@@ -83,16 +84,14 @@ class Stack:
         }
         self.secrets = [pg_server.password, REDIS_PASSWORD]
 
-    def run(self, playbook, check=False, extra_args=()):
-        path = self.tmp_path / 'vars.json'
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, 'w') as handle:
-            json.dump(self.variables, handle)
-        run = run_playbook(ROOT / 'playbooks' / playbook, check=check,
+    def run(self, playbook, check=False, extra_args=(), inventory='localhost,', succeeds=True):
+        path = write_private(self.tmp_path / 'vars.json', self.variables)
+        run = run_playbook(ROOT / 'playbooks' / playbook, inventory=str(inventory), check=check,
                            extra_args=['-e', '@%s' % path] + list(extra_args))
         for secret in self.secrets:
             assert secret not in run.stdout and secret not in run.stderr
-        assert run.returncode == 0, run.stdout[-4000:]
+        if succeeds:
+            assert run.returncode == 0, run.stdout[-4000:]
         return run
 
     def files(self):
@@ -108,12 +107,25 @@ class Stack:
         return sorted(p.name for p in self.dest.rglob('*') if p.is_file() and not p.name.endswith('.manifest.json'))
 
 
-def summary(run, host='localhost'):
-    """The summary play's lines for ``host``."""
+def write_private(path, data):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, 'w') as handle:
+        json.dump(data, handle)  # JSON is YAML
+    return path
+
+
+def blocks(run):
+    """The summary play's message: {host: lines}, from the one host it ran on (run_once)."""
     play = run.data['plays'][-1]
     assert play['play']['name'].endswith('summary'), play['play']['name']
     (task,) = play['tasks']
-    return task['hosts'][host]['msg'][host]
+    (shown,) = task['hosts'].values()
+    return shown['msg']
+
+
+def summary(run, host='localhost'):
+    """The summary play's lines for ``host``."""
+    return blocks(run)[host]
 
 
 def task_result(run, name_end, host='localhost'):
@@ -243,3 +255,19 @@ def test_restore_in_check_mode_names_the_target_and_restores_nothing(stack):
     assert summary(run) == ['restore into summary_restored: %s' % restored['msg']]
     assert os.path.basename(restored['path']) in stack.artifacts()
     assert not artifacts.pg_exists(server, 'summary_restored')
+
+
+def test_a_host_whose_backup_failed_still_has_its_block(stack, stopped_target):
+    good = stack.variables.pop('backup_databases')
+    down = stopped_target('postgresql')
+    stack.secrets.append(down['login_password'])
+    host = {'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable}
+    inventory = write_private(stack.tmp_path / 'hosts.yml', {'all': {'hosts': {
+        'db1': dict(host, backup_databases=good), 'db2': dict(host, backup_databases=[down])}}})
+    run = stack.run('daily.yml', inventory=inventory, extra_args=['--skip-tags', 'logs'], succeeds=False)
+    assert run.returncode != 0 and run.stats['db2']['failures'] == 1
+    shown = blocks(run)
+    assert sorted(shown) == ['db1', 'db2']
+    assert line(shown['db1'], 'backups: ').startswith('backups: took 2 backups, ')
+    (failed,) = shown['db2']
+    assert failed.startswith('backups (postgresql/%s) failed: ' % (down.get('database') or 'all')), failed
