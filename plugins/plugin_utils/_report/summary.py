@@ -20,37 +20,30 @@ from ansible_collections.caretaker.maintenance.plugins.plugin_utils._report.mode
 from ansible_collections.caretaker.maintenance.plugins.plugin_utils._report.scrub import scrub_text, shorten
 from ansible_collections.caretaker.maintenance.plugins.plugin_utils._report.text import human_bytes, plural
 
-# The variables the roles and playbooks register, the module behind each, in reading order.
+# The variables the roles and playbooks register, in reading order: the module behind each,
+# what its lines start with, and the method of _Lines that writes them.
 REGISTERED = (
-    ('backup_taken', 'db_backup'),
-    ('backup_verified', 'backup_verify'),
-    ('backup_pruned', 'backup_prune'),
-    ('backup_copies_pruned', 'backup_prune'),
-    ('log_maintenance_cleaned', 'log_cleanup'),
-    ('log_maintenance_scanned', 'log_scan'),
-    ('log_maintenance_reported', 'log_scan'),
-    ('db_maintenance_optimized', 'db_optimize'),
-    ('db_maintenance_statistics', 'db_stats'),
-    ('db_maintenance_retained', 'data_retention'),
-    ('cache_maintenance_cleaned', 'redis_cleanup'),
-    ('security_audit_result', 'security_audit'),
-    ('restore_result', 'db_restore'),
+    ('backup_taken', 'db_backup', 'backups', 'backups'),
+    ('backup_verified', 'backup_verify', 'verified', 'verified'),
+    ('backup_pruned', 'backup_prune', 'pruned', 'pruned'),
+    ('backup_copies_pruned', 'backup_prune', 'pruned copies', 'pruned'),
+    ('log_maintenance_cleaned', 'log_cleanup', 'logs cleaned', 'cleaned'),
+    ('log_maintenance_scanned', 'log_scan', 'logs scanned', 'statuses'),
+    ('log_maintenance_reported', 'log_scan', 'logs scanned', 'statuses'),
+    ('db_maintenance_optimized', 'db_optimize', 'optimise', 'optimised'),
+    ('db_maintenance_statistics', 'db_stats', 'stats', 'statuses'),
+    ('db_maintenance_retained', 'data_retention', 'retention', 'retention'),
+    ('cache_maintenance_cleaned', 'redis_cleanup', 'cache', 'cache'),
+    ('security_audit_result', 'security_audit', 'security', 'security'),
+    ('restore_result', 'db_restore', 'restore', 'restore'),
 )
+# docker_maintenance's report is a set_fact of its own shape, with a msg that says it all.
 DOCKER_REPORT = 'docker_maintenance_report'
 # The loops over indexes into a role's list (so no password reaches a registered item).
 LISTS = {
     'backup_taken': 'backup_databases', 'db_maintenance_optimized': 'db_maintenance_databases',
     'db_maintenance_statistics': 'db_maintenance_databases', 'db_maintenance_retained': 'db_maintenance_databases',
     'cache_maintenance_cleaned': 'cache_maintenance_instances',
-}
-
-LABELS = {
-    'backup_taken': 'backups', 'backup_verified': 'verified', 'backup_pruned': 'pruned',
-    'backup_copies_pruned': 'pruned copies', 'log_maintenance_cleaned': 'logs cleaned',
-    'log_maintenance_scanned': 'logs scanned', 'log_maintenance_reported': 'logs scanned',
-    'db_maintenance_optimized': 'optimise', 'db_maintenance_statistics': 'stats',
-    'db_maintenance_retained': 'retention', 'cache_maintenance_cleaned': 'cache',
-    'security_audit_result': 'security', 'restore_result': 'restore', DOCKER_REPORT: 'docker',
 }
 # data_retention actions: (done, would do)
 VERBS = {'delete': ('deleted', 'delete'), 'archive': ('archived', 'archive'), 'anonymize': ('anonymised', 'anonymise')}
@@ -121,10 +114,9 @@ class _Lines(object):
 
     def __init__(self, host_vars, check_mode, host):
         self.check_mode = bool(check_mode)
-        self.host = host
         self.collector = Collector(None, check_mode=check_mode)
         self.registered = {}
-        for name, module in REGISTERED:
+        for name, module, _label, _method in REGISTERED:
             result = host_vars.get(name)
             if isinstance(result, dict):
                 self.registered[name] = result
@@ -138,27 +130,19 @@ class _Lines(object):
 
     def lines(self):
         out = []
-        builders = {
-            'backup_taken': self.backups, 'backup_verified': self.verified, 'backup_pruned': self.pruned,
-            'backup_copies_pruned': self.pruned, 'log_maintenance_cleaned': self.cleaned,
-            'log_maintenance_scanned': self.statuses, 'log_maintenance_reported': self.statuses,
-            'db_maintenance_optimized': self.optimised, 'db_maintenance_statistics': self.statuses,
-            'db_maintenance_retained': self.retention, 'cache_maintenance_cleaned': self.cache,
-            'security_audit_result': self.security, 'restore_result': self.restore,
-        }
-        ran = set(LABELS[name] for name, result in self.registered.items() if _ran(result))
-        for name, _module in REGISTERED:
+        ran = set(label for name, _module, label, _method in REGISTERED
+                  if name in self.registered and _ran(self.registered[name]))
+        for name, _module, label, method in REGISTERED:
             result = self.registered.get(name)
             if result is None:
                 continue
-            label = LABELS[name]
             if not _ran(result):
                 # A loop over no items (nothing configured) says nothing, nor does the skipped one of
                 # two alternative tasks (the scan since the last run, the scan of the report period).
                 if result.get('skipped_reason') != EMPTY_LOOP and label not in ran:
                     out.append('%s: skipped' % label)
                 continue
-            lines = builders[name](name, label)
+            lines = getattr(self, method)(name, label)
             out.extend(lines + self.failures(name, label, lines))
         if isinstance(self.docker, dict) and self.docker.get('msg'):
             out.append('docker: %s' % _msg(self.docker['msg']))
@@ -299,7 +283,8 @@ class _Lines(object):
             if isinstance(check, dict) and check.get('status') != 'ok':
                 by_status[check.get('status')] = by_status.get(check.get('status'), 0) + _ints([check.get('value')])
         findings = ', '.join('%d %s' % (by_status[s], s) for s in ('critical', 'warning', 'unknown') if s in by_status)
-        line = '%s: %s - %s' % (label, result.get('status') or '?', findings or 'no findings over a limit')
+        findings = 'findings: ' + findings if findings else 'no findings over a limit'
+        line = '%s: %s - %s' % (label, result.get('status') or '?', findings)
         fixed = [f for f in result.get('fixed') or [] if isinstance(f, dict)]
         if fixed:
             line += '; %s %s' % (self.would('fixed', 'would fix'), plural(len(fixed), 'secrets file'))

@@ -170,7 +170,7 @@ def test_cache_security_docker_and_restore():
                  'docker_maintenance_report': docker, 'restore_result': restore})
     assert got == [
         'cache redis@127.0.0.1:6379/0: deleted 16 keys, gave 3 keys a TTL, removed 42 jobs; ok',
-        'security: critical - 1 critical, 3 warning; fixed 1 secrets file; baseline written',
+        'security: critical - findings: 1 critical, 3 warning; fixed 1 secrets file; baseline written',
         'restore into appdb_restored: restored a.pgdump.zst into new postgresql appdb_restored; counts match 2 of 2',
         'docker: removed 2 containers, 1 image; reclaimed 1.0 GiB',
     ]
