@@ -271,3 +271,11 @@ def test_a_host_whose_backup_failed_still_has_its_block(stack, stopped_target):
     assert line(shown['db1'], 'backups: ').startswith('backups: took 2 backups, ')
     (failed,) = shown['db2']
     assert failed.startswith('backups (postgresql/%s) failed: ' % (down.get('database') or 'all')), failed
+
+
+def test_monthly_real_run_restore_tests_and_archives(stack):
+    lines = summary(stack.run('monthly.yml'))
+    assert line(lines, 'backups: ').startswith('backups: took 2 backups, ')
+    assert line(lines, 'verified: ') == 'verified: 2 of 2 backups ok, 2 restore-tested'
+    assert line(lines, 'retention old events ') == (
+        'retention old events (public.events, older than 6mo): archived %d rows of %d matched' % (OLD_EVENTS, OLD_EVENTS))
