@@ -145,6 +145,24 @@ def test_daily_takes_verifies_copies_and_prunes_on_both_hosts(stack):
     assert not os.path.exists(staging)
 
 
+def test_a_rerun_of_daily_within_the_windows_changes_nothing(stack):
+    windows = dict(backup_skip_if_newer_than='20h', backup_verify_skip_within='20h')
+    first = stack.run('daily.yml', **windows)
+    assert first.returncode == 0, first.stdout[-3000:]
+    taken = artifacts_in(stack.dest)
+    manifests = {path: path.read_bytes() for path in stack.dest.rglob('*.manifest.json')}
+    again = stack.run('daily.yml', **windows)
+    assert again.returncode == 0, again.stdout[-3000:]
+    # Tasks delegated to the second host and the controller count under db1.
+    assert again.stats['db1']['changed'] == 0, again.stats
+    assert all(counts['changed'] == 0 for counts in again.stats.values()), again.stats
+    reused = task_results(again, 'Take the backups')['results']
+    assert [item['changed'] for item in reused] == [False, False]
+    assert all('newer than skip_if_newer_than 20h' in item['skipped_reason'] for item in reused)
+    assert artifacts_in(stack.dest) == taken and artifacts_in(stack.copies) == taken
+    assert {path: path.read_bytes() for path in stack.dest.rglob('*.manifest.json')} == manifests
+
+
 def test_daily_in_check_mode_writes_nothing(stack):
     run = stack.run('daily.yml', check=True)
     assert run.returncode == 0, run.stdout[-3000:]
