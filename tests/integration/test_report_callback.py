@@ -216,7 +216,7 @@ def test_markdown_has_the_hosts_and_their_statuses(first):
         assert row in text, row
     assert '### Checks on alpha (warning)' in text
     assert '| beta | Report run | Fail on beta | failed | the disk of beta is on fire |' in text
-    assert '## Backups taken' in text and '## Space freed' in text and '## Skipped hosts' in text
+    assert '## Backups\n' in text and '## Space freed' in text and '## Skipped hosts' in text
 
 
 def test_html_is_self_contained(first):

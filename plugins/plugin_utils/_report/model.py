@@ -303,8 +303,10 @@ class Collector(object):
             states=dict((state, sum(1 for h in self.hosts.values() if h['state'] == state))
                         for state in sorted(set(h['state'] for h in self.hosts.values()))),
             checks=dict((status, sum(1 for c in self.checks if c['status'] == status)) for status in STATUSES),
-            backups=sum(1 for b in self.backups if b['size'] is not None),
-            backup_bytes=sum(b['size'] for b in self.backups if b['size'] is not None),
+            # a backup kept because it was fresh (skipped_reason) was not taken by this run
+            backups=sum(1 for b in self.backups if b['size'] is not None and not b.get('skipped_reason')),
+            backup_bytes=sum(b['size'] for b in self.backups if b['size'] is not None and not b.get('skipped_reason')),
+            backups_kept=sum(1 for b in self.backups if b.get('skipped_reason')),
             verified_ok=sum(1 for v in self.verifications if v['verified'] is True),
             verified_failed=sum(1 for v in self.verifications if v['verified'] is False),
             bytes_freed=sum(c['bytes_freed'] for c in self.cleanups),

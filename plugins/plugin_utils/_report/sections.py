@@ -55,13 +55,17 @@ def backup_sections(report):
     sections = []
     if report['backups']:
         rows = [[b['host'], b.get('series') or '', b.get('path') or '',
+                 'kept, fresh' if b.get('skipped_reason') else 'taken',
                  t.human_bytes(b['size']) if b['size'] is not None else ('(check mode)' if report['check_mode'] else ''),
                  b.get('sha256') or '', t.seconds(b.get('duration_seconds')), t.verified_text(b.get('verified'))]
                 for b in report['backups']]
-        sections.append(_section('backups', 'Backups taken', ('host', 'series', 'path', 'size', 'sha256', 'duration',
-                                                              'verified'), rows, status=(6,),
-                                 note='%s, %s.' % (t.plural(report['totals']['backups'], 'backup'),
-                                                   t.human_bytes(report['totals']['backup_bytes']))))
+        kept = report['totals'].get('backups_kept') or 0
+        note = '%s taken, %s.' % (t.plural(report['totals']['backups'], 'backup'),
+                                  t.human_bytes(report['totals']['backup_bytes']))
+        if kept:
+            note += ' %s kept: a backup younger than skip_if_newer_than existed.' % t.plural(kept, 'backup')
+        sections.append(_section('backups', 'Backups', ('host', 'series', 'path', 'run', 'size', 'sha256', 'duration',
+                                                        'verified'), rows, status=(7,), note=note))
     if report['verifications']:
         rows = [[v['host'], v.get('path') or '', v.get('status') or '', v.get('msg') or '']
                 for v in report['verifications']]

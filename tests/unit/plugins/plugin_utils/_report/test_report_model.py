@@ -10,6 +10,7 @@ import json
 import re
 from pathlib import Path
 
+from ansible_collections.caretaker.maintenance.plugins.plugin_utils._report import markdown
 from ansible_collections.caretaker.maintenance.plugins.plugin_utils._report.model import Collector, failure_message
 from ansible_collections.caretaker.maintenance.plugins.plugin_utils._report.scrub import (
     HIDDEN, item_label, scrub, scrub_text)
@@ -201,6 +202,22 @@ def test_check_mode_backups_have_no_size():
     assert report['check_mode'] is True
     assert [(b['path'], b['size'], b['sha256']) for b in report['backups']] == [('/b/x.pgdump', None, None)]
     assert report['totals']['backups'] == 0
+
+
+def test_a_backup_kept_as_fresh_is_listed_but_not_counted_as_taken():
+    run = Collector(rr.T0)
+    run.add_result('db1', 'backup', {'changed': True, 'path': '/b/new.pgdump', 'series': 'x', 'size': 100},
+                   action='caretaker.maintenance.db_backup')
+    run.add_result('db1', 'backup', {'changed': False, 'path': '/b/old.rdb', 'series': 'y', 'size': 40,
+                                     'skipped_reason': 'old.rdb is 1h00m old, newer than skip_if_newer_than 20h'},
+                   action='caretaker.maintenance.db_backup')
+    report = run.report(rr.T0, 'daily')
+    assert [b['path'] for b in report['backups']] == ['/b/new.pgdump', '/b/old.rdb']
+    assert report['totals']['backups'] == 1 and report['totals']['backup_bytes'] == 100
+    assert report['totals']['backups_kept'] == 1
+    text = markdown.render(report)
+    assert '| taken |' in text and '| kept, fresh |' in text
+    assert '1 backup taken, 100 B. 1 backup kept' in text
 
 
 def test_docs_list_every_top_level_key_of_the_json():

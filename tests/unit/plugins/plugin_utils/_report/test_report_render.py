@@ -60,7 +60,7 @@ def test_markdown_has_every_section_with_hosts_statuses_and_figures():
     text = markdown.render(rr.report())
     assert text.startswith('# Run report: daily\n')
     for heading in ('## Hosts', '## Failures', '## Skipped hosts', '## Checks', '### Checks on web1 (warning)',
-                    '## Backups taken', '## Backups verified', '## Space freed', '## Data retention', '## Optimisation'):
+                    '## Backups', '## Backups verified', '## Space freed', '## Data retention', '## Optimisation'):
         assert '\n%s\n' % heading in text, heading
     assert '| web1 | warning | warning | 5 | 1 | 0 | 0 | 2 | 0 | 0 |' in text
     assert '| db2 | unreachable |' in text
