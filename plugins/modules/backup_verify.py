@@ -31,7 +31,16 @@ description:
     C(caretaker_verify_<random>_2), ..., all dropped with it), Redis into a
     throwaway C(redis-server) this module starts on a private unix socket in a temp directory
     (no TCP port). The scratch is dropped (the throwaway server stopped by its process id) in
-    every case, also when the restore fails.
+    every case, also when the restore fails and when SIGTERM, SIGINT or SIGHUP stops the module
+    (the task then fails, and nothing is recorded).
+  - Every check reads the artifact once. The SHA-256 is computed from the bytes the decoder reads,
+    and with O(restore_test) the one decoded stream feeds the restore and, beside it in a thread,
+    the format check (for Redis, C(redis-check-rdb) checks the RDB the restore writes). The first
+    chunk is decoded before the scratch is created, so a wrong key creates nothing. When the file
+    does not match the manifest's SHA-256, the restore's input ends in an error instead of its
+    end and the restore program is killed (C(psql), which runs a plain dump in one transaction,
+    then commits nothing); the C(checksum) item fails the verification whatever the restore did.
+    A layer that fails to authenticate stops the restore the same way.
   - Appends a verification record (when, method, outcome) to the manifest, rewritten
     atomically; that is the change this module reports. In check mode nothing is recorded
     and no scratch database is created.
@@ -64,7 +73,9 @@ options:
       - Also restore into a scratch database and compare counts with the manifest.
       - The connection options name the server to restore into (not needed for Redis). The
         login needs the right to create and drop databases.
-      - Skipped, and said so in RV(msg), when an earlier check failed and in check mode.
+      - Skipped, and said so in RV(msg), in check mode and when a check known before reading fails
+        (the manifest has no SHA-256, its layers disagree with the file, a key option is missing) or
+        the first chunk does not decode (a wrong key).
     type: bool
     default: false
   skip_if_verified_within:
@@ -266,6 +277,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.caretaker.maintenance.plugins.module_utils._backup import manifest as manifests
+from ansible_collections.caretaker.maintenance.plugins.module_utils._backup.backup import Interrupted, signals_interrupt
 from ansible_collections.caretaker.maintenance.plugins.module_utils._backup.restore_common import (
     MissingLibrary, RestoreError, loose_permissions)
 from ansible_collections.caretaker.maintenance.plugins.module_utils._backup.verify import verify
@@ -325,6 +337,13 @@ def connection_for(module, engine):
     return conn
 
 
+def interrupted_message(exc):
+    left = getattr(exc, 'scratch_left', None)
+    scratch = ('the scratch database %s is still there: drop it by hand' % left if left else
+               'no scratch database of the restore test is left')
+    return 'backup_verify was interrupted by %s: nothing was recorded; %s' % (exc.name, scratch)
+
+
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     path = module.params['path']
@@ -342,8 +361,11 @@ def main():
         engine = None  # verify() reports the manifest as a critical item
     conn = connection_for(module, engine) if engine else None
     try:
-        result = verify(path, keys, conn=conn, run_restore_test=module.params['restore_test'],
-                        check_mode=module.check_mode, temp_dir=module.params['temp_dir'], skip_within=skip_within)
+        with signals_interrupt():  # SIGTERM, SIGINT, SIGHUP unwind the stack, so the scratch is dropped
+            result = verify(path, keys, conn=conn, run_restore_test=module.params['restore_test'],
+                            check_mode=module.check_mode, temp_dir=module.params['temp_dir'], skip_within=skip_within)
+    except Interrupted as exc:
+        module.fail_json(msg=interrupted_message(exc))
     except MissingLibrary as exc:
         module.fail_json(msg=missing_required_lib(exc.library, reason='to read %s' % path), exception=exc.error)
     except (RestoreError, OSError) as exc:

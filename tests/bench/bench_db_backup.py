@@ -1,6 +1,7 @@
 """Benchmark: caretaker.maintenance.db_backup against pg_dump and community.postgresql.postgresql_db.
 
     .venv/bin/python tests/bench/bench_db_backup.py [--size-mb 800] [--small-mb 200] [--json FILE]
+    .venv/bin/python tests/bench/bench_db_backup.py --restore-only [--rounds 2] [--baseline-collections DIR]
 
 Starts its own PostgreSQL 15 (tests/support/servers.start_postgresql) in a temp dir and stops it by pid.
 Builds one database, generated server-side with SQL: orders (bigint key, customer, amount, currency,
@@ -22,10 +23,16 @@ the command-line tools) and an ansible-playbook run of one ansible.builtin.ping 
 of starting ansible-playbook, included in db_backup's and postgresql_db's times).
 
 Restores of the full-size database, each into a new database: bare `pg_restore --no-owner -d DB FILE`
-of the pg_dump -Fc file; one caretaker.maintenance.backup_verify task with restore_test (checksum,
-decryption and decompression to the end, pg_restore --list, restore into a scratch database, row
-counts against the manifest, drop); one caretaker.maintenance.db_restore task of the same artifact.
-Every restore is checked: the row count of each table equals the source's.
+of the pg_dump -Fc file; `age -d -i KEY ARTIFACT | zstd -d | pg_restore --no-owner -d DB` of
+db_backup's artifact (the command-line pipeline); one caretaker.maintenance.backup_verify task with
+restore_test (checksum, decryption and decompression to the end, the format check, restore into a
+scratch database, row counts against the manifest, drop); one caretaker.maintenance.db_restore task
+of the same artifact. Every restore is checked: the row count of each table equals the source's.
+--restore-only builds the full-size database, takes only the two artifacts the restores need
+(pg_dump -Fc and db_backup) and runs the restores --rounds times, printing the load before each round.
+--baseline-collections DIR times backup_verify a second time in every round, right after the first,
+with ANSIBLE_COLLECTIONS_PATH=DIR (an export of an earlier commit): before and after a change under
+the same load.
 
 Peak memory of db_backup at both sizes: the kernel's high-water mark of resident memory (VmHWM in
 /proc/PID/status) of the module's process (the AnsiballZ_db_backup.py python, found by its command
@@ -34,7 +41,8 @@ shared pages twice, so it is an upper bound. psutil is not used.
 
 Goals, printed as PASS or MISS (timing never makes the script fail): db_backup at least 2.5x faster
 than pg_dump -Fc, at most 1.8x the pg_dump -Fc -Z0 floor, at least 3x faster than postgresql_db, its
-artifact no larger than pg_dump -Fc's; the backup_verify restore test within 1.3x of bare pg_restore;
+artifact no larger than pg_dump -Fc's; the backup_verify restore test within 1.3x of the command-line
+pipeline (and, as before, of bare pg_restore);
 db_backup's peak memory under 200 MiB at both sizes. The load average (uptime) before and after is
 printed, since other work on the machine changes the figures.
 """
@@ -201,12 +209,14 @@ def timed_shell(command, env):
     return seconds
 
 
-def timed_playbook(workdir, name, tasks, memory=False):
-    """(wall seconds, first task's result, memory figures or None) of one ansible-playbook run."""
+def timed_playbook(workdir, name, tasks, memory=False, collections=None):
+    """(wall seconds, first task's result, memory figures or None) of one ansible-playbook run;
+    ``collections``: a directory to take the collections from instead of ansible.cfg's."""
     subprocess.run(['sync'], check=False)
     command = playbook(workdir, name, tasks)
+    env = ansible_env({'ANSIBLE_COLLECTIONS_PATH': collections} if collections else None)
     started = time.monotonic()
-    proc = subprocess.Popen(command, cwd=str(ROOT), env=ansible_env(), stdout=subprocess.PIPE,
+    proc = subprocess.Popen(command, cwd=str(ROOT), env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     sampler = ModuleMemory(proc.pid) if memory else None
     if sampler:
@@ -274,21 +284,30 @@ def run_contenders(server, workdir, recipient):
     return results
 
 
-def run_restores(server, workdir, results, identity_file, expected):
+def run_restores(server, workdir, results, identity_file, expected, baseline=None):
     env = pg_env(server)
     restores = {}
-    execute(server, 'postgres', 'CREATE DATABASE restore_bare')
-    seconds = timed_shell('pg_restore --no-owner -d restore_bare "%s"' % results['fc']['path'], env)
-    restores['bare'] = {'name': 'bare pg_restore', 'seconds': seconds,
-                        'counts_match': table_counts(server, 'restore_bare') == expected}
-    execute(server, 'postgres', 'DROP DATABASE restore_bare')
-    show(restores['bare'])
-    seconds, result, _memory = timed_playbook(workdir, 'backup_verify', [{'caretaker.maintenance.backup_verify': dict(
-        server.target(), path=results['db_backup']['path'], identity_file=str(identity_file), restore_test=True)}])
-    restores['verify'] = {'name': 'backup_verify restore_test', 'seconds': seconds, 'msg': result['msg'],
-                          'counts_match': result['verified'] and all(
-                              item['status'] == 'ok' for item in result['checks'] if item['name'].startswith('counts'))}
-    show(restores['verify'])
+
+    def shell_restore(key, label, command):
+        execute(server, 'postgres', 'CREATE DATABASE restore_%s' % key)
+        seconds = timed_shell(command % ('restore_%s' % key), env)
+        restores[key] = {'name': label, 'seconds': seconds, 'counts_match': table_counts(server, 'restore_%s' % key) == expected}
+        execute(server, 'postgres', 'DROP DATABASE restore_%s' % key)
+        show(restores[key])
+
+    shell_restore('bare', 'bare pg_restore', 'pg_restore --no-owner -d %%s "%s"' % results['fc']['path'])
+    shell_restore('cli', 'age -d | zstd -d | pg_restore', 'age -d -i "%s" "%s" | zstd -d -q | pg_restore --no-owner -d %%s' % (
+        identity_file, results['db_backup']['path']))
+    for key, collections in (('verify', None), ('verify_baseline', baseline)):
+        if key == 'verify_baseline' and not baseline:
+            continue
+        seconds, result, _memory = timed_playbook(workdir, 'backup_verify', [{'caretaker.maintenance.backup_verify': dict(
+            server.target(), path=results['db_backup']['path'], identity_file=str(identity_file), restore_test=True)}],
+            collections=collections)
+        restores[key] = {'name': 'backup_verify restore_test' + (' (baseline)' if collections else ''), 'seconds': seconds,
+                         'msg': result['msg'], 'counts_match': result['verified'] and all(
+                             item['status'] == 'ok' for item in result['checks'] if item['name'].startswith('counts'))}
+        show(restores[key])
     seconds, result, _memory = timed_playbook(workdir, 'db_restore', [{'caretaker.maintenance.db_restore': dict(
         server.target(), target_database='restore_module',
         path=results['db_backup']['path'], identity_file=str(identity_file))}])
@@ -297,6 +316,21 @@ def run_restores(server, workdir, results, identity_file, expected):
     execute(server, 'postgres', 'DROP DATABASE restore_module')
     show(restores['db_restore'])
     return restores
+
+
+def restore_sources(server, workdir, recipient):
+    """Only what the restores read: the pg_dump -Fc file and db_backup's artifact."""
+    env = pg_env(server)
+    files = workdir / 'dumps'
+    files.mkdir()
+    timed_shell('pg_dump -Fc -Z0 > /dev/null', env)  # untimed in effect: a warm cache for both
+    path = files / 'fc.pgdump'
+    results = {'fc': {'name': 'pg_dump -Fc', 'seconds': timed_shell('pg_dump -Fc -f "%s"' % path, env),
+                      'size': path.stat().st_size, 'path': str(path)}}
+    show(results['fc'])
+    results['db_backup'] = run_db_backup(server, workdir, recipient, 'db_backup')
+    show(results['db_backup'])
+    return results
 
 
 def show(result):
@@ -318,7 +352,8 @@ def verdict(ok):
     return 'PASS' if ok else 'MISS'
 
 
-def report(results, restores, small, figures):
+def report(results, small, figures):
+    """The backup lines; restore_lines() gives those of each round of restores."""
     backup, ping = results['db_backup'], results['ping']['seconds']
     lines = []
     ratio = results['fc']['seconds'] / backup['seconds']
@@ -338,21 +373,30 @@ def report(results, restores, small, figures):
                  'zstd | age %d bytes, postgresql_db .sql.gz %d bytes' % (
                      backup['size'], results['fc']['size'], verdict(backup['size'] <= results['fc']['size']),
                      results['cli']['size'], results['postgresql_db']['size']))
-    ratio = restores['verify']['seconds'] / restores['bare']['seconds']
-    again = restores['db_restore']['seconds'] / restores['bare']['seconds']
-    lines.append('restore: backup_verify restore_test %.2f s vs bare pg_restore %.2f s = %.2fx (goal <= %.1fx: %s); '
-                 'db_restore %.2f s = %.2fx (%s)' % (
-                     restores['verify']['seconds'], restores['bare']['seconds'], ratio, GOALS['restore'],
-                     verdict(ratio <= GOALS['restore']), restores['db_restore']['seconds'], again,
-                     verdict(again <= GOALS['restore'])))
     peaks = [run['memory']['sum_mib'] for run in (small, backup) if run.get('memory')]
     lines.append('peak memory of db_backup: %s MiB at %.0f MB, %s MiB at %.0f MB (goal < %d MiB at both: %s)' % (
         '%.1f' % small['memory']['sum_mib'] if small.get('memory') else '?', figures['small_bytes'] / 1e6,
         '%.1f' % backup['memory']['sum_mib'] if backup.get('memory') else '?', figures['size_bytes'] / 1e6,
         GOALS['memory_mib'], verdict(len(peaks) == 2 and max(peaks) < GOALS['memory_mib'])))
-    correct = all(run['counts_match'] for run in restores.values())
-    lines.append('restored rows: %s' % ('every restore has the source\'s row counts' if correct else 'a restore DIFFERS'))
     return lines
+
+
+def restore_lines(restores):
+    verify, cli, bare = (restores[key]['seconds'] for key in ('verify', 'cli', 'bare'))
+    again = restores['db_restore']['seconds']
+    goal = GOALS['restore']
+    correct = all(run['counts_match'] for run in restores.values())
+    baseline = []
+    if 'verify_baseline' in restores:
+        old = restores['verify_baseline']['seconds']
+        baseline = ['baseline: backup_verify restore_test of --baseline-collections %.2f s = %.2fx of the pipeline (%s); '
+                    'this tree\'s %.2f s is %.2fx of it' % (old, old / cli, verdict(old / cli <= goal), verify, verify / old)]
+    restore = ('restore: backup_verify restore_test %.2f s vs age -d | zstd -d | pg_restore %.2f s = %.2fx (goal <= %.1fx: '
+               '%s); vs bare pg_restore %.2f s = %.2fx (%s); db_restore %.2f s = %.2fx of the pipeline (%s)' % (
+                   verify, cli, verify / cli, goal, verdict(verify / cli <= goal), bare, verify / bare,
+                   verdict(verify / bare <= goal), again, again / cli, verdict(again / cli <= goal)))
+    rows = 'restored rows: %s' % ('every restore has the source\'s row counts' if correct else 'a restore DIFFERS')
+    return baseline + [restore, rows]
 
 
 def age_key(workdir):
@@ -365,6 +409,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--size-mb', type=int, default=800, help='database size for the contenders (pg_database_size, MB)')
     parser.add_argument('--small-mb', type=int, help='the smaller size for the memory comparison (default: a quarter)')
+    parser.add_argument('--restore-only', action='store_true',
+                        help='only the restores: build the full size, take the two artifacts they need, restore')
+    parser.add_argument('--rounds', type=int, default=1, help='how many times to run the restores (default 1)')
+    parser.add_argument('--baseline-collections', metavar='DIR',
+                        help='also time backup_verify from the collections in DIR (ansible_collections/caretaker/'
+                             'maintenance there, for example git archive of an earlier commit) in every round')
     parser.add_argument('--dir', help='where to create the temporary directory (default: the system temp dir)')
     parser.add_argument('--json', help='also write the figures to this file')
     args = parser.parse_args()
@@ -372,6 +422,7 @@ def main():
 
     figures = {'size_mb': args.size_mb, 'small_mb': small_mb, 'cpus': os.cpu_count(), 'uptime_before': uptime()}
     print('load: %s' % figures['uptime_before'], flush=True)
+    rounds = []
     with tempfile.TemporaryDirectory(prefix='caretaker-bench-backup-', dir=args.dir) as tmp:
         workdir = Path(tmp)
         identity, recipient = age_key(workdir)
@@ -379,29 +430,38 @@ def main():
         try:
             execute(server, 'postgres', 'CREATE DATABASE %s' % DATABASE)
             execute(server, DATABASE, SCHEMA)
-            seconds, figures['small_bytes'] = grow(server, small_mb)
-            print('PostgreSQL %s on 127.0.0.1:%d; database %s: %.0f MB, built in %.1f s' % (
-                execute(server, 'postgres', 'SHOW server_version')[0][0], server.port, DATABASE,
-                figures['small_bytes'] / 1e6, seconds), flush=True)
-            small = run_db_backup(server, workdir, recipient, 'db_backup at %d MB' % small_mb)
-            show(small)
+            small = None
+            if not args.restore_only:
+                seconds, figures['small_bytes'] = grow(server, small_mb)
+                print('PostgreSQL %s on 127.0.0.1:%d; database %s: %.0f MB, built in %.1f s' % (
+                    execute(server, 'postgres', 'SHOW server_version')[0][0], server.port, DATABASE,
+                    figures['small_bytes'] / 1e6, seconds), flush=True)
+                small = run_db_backup(server, workdir, recipient, 'db_backup at %d MB' % small_mb)
+                show(small)
             seconds, figures['size_bytes'] = grow(server, args.size_mb)
             expected = table_counts(server, DATABASE)
             print('grown to %.0f MB (%s) in %.1f s; load %s' % (
                 figures['size_bytes'] / 1e6, ', '.join('%s %d rows' % item for item in sorted(expected.items())),
                 seconds, uptime()), flush=True)
-            results = run_contenders(server, workdir, recipient)
-            restores = run_restores(server, workdir, results, identity, expected)
+            if args.restore_only:
+                results = restore_sources(server, workdir, recipient)
+            else:
+                results = run_contenders(server, workdir, recipient)
+            for number in range(1, args.rounds + 1):
+                print('restores, round %d; load: %s' % (number, uptime()), flush=True)
+                rounds.append(run_restores(server, workdir, results, identity, expected, args.baseline_collections))
         finally:
             server.stop()
     figures['uptime_after'] = uptime()
     print('load: %s' % figures['uptime_after'])
     print()
-    lines = report(results, restores, small, figures)
+    lines = [] if args.restore_only else report(results, small, figures)
+    for number, restores in enumerate(rounds, 1):
+        lines.extend('round %d: %s' % (number, line) if len(rounds) > 1 else line for line in restore_lines(restores))
     for line in lines:
         print(line)
     if args.json:
-        figures.update(small=small, results=results, restores=restores, summary=lines)
+        figures.update(small=small, results=results, restores=rounds, summary=lines)
         Path(args.json).write_text(json.dumps(figures, indent=2))
 
 

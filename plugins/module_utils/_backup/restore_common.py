@@ -84,7 +84,11 @@ class DecodedStream(object):
         if self.encryption == 'scrypt' and not passphrase_file:
             raise ArtifactError('the artifact is encrypted with an age passphrase: set passphrase_file')
         self.bytes_out = 0
-        self._chunks = pipeline.open_artifact(path, identity_file, passphrase_file)
+        self._chunks = self._open(path, identity_file, passphrase_file)
+
+    def _open(self, path, identity_file, passphrase_file):
+        """The decoded chunks; verify_pass.HashedStream reads them through a hashing handle."""
+        return pipeline.open_artifact(path, identity_file, passphrase_file)
 
     def layers(self):
         words = ['age %s decryption' % self.encryption if self.encryption else None,
@@ -276,6 +280,9 @@ class Restorer(object):
     engine = None
     what = 'rows'
     system_databases = ()
+    # True when load() into a scratch also runs the format check, leaving (ok, detail) in loaded_format.
+    load_checks_format = False
+    loaded_format = None
 
     def __init__(self, conn, workdir):
         self.conn = conn

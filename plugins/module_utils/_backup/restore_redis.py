@@ -111,11 +111,14 @@ class RedisRestorer(Restorer):
     engine = 'redis'
     what = 'keys'
     system_databases = ()
+    # A scratch load checks the RDB it writes with redis-check-rdb: one decoded copy on disk, not two.
+    load_checks_format = True
 
     def __init__(self, conn, workdir):
         super(RedisRestorer, self).__init__(conn, workdir)
         self.throwaway = None
         self.scratch = None
+        self.loaded_format = None  # (ok, detail) of the RDB a scratch load wrote
         self._targets = {}
 
     def open(self):
@@ -178,8 +181,10 @@ class RedisRestorer(Restorer):
     def spooled(self, manifest, jobs):
         return True
 
-    def _load_throwaway(self, stream):
-        write_stream(stream, self.workdir, 'dump.rdb')
+    def _load_throwaway(self, stream, check=False):
+        path = write_stream(stream, self.workdir, 'dump.rdb')
+        if check:
+            self.loaded_format = self.check_rdb(path)
         self.throwaway = ThrowawayRedis(self.workdir).start()
 
     def source_db(self, manifest):
@@ -188,7 +193,7 @@ class RedisRestorer(Restorer):
         return 0 if number is None else number
 
     def load(self, stream, database, manifest, jobs=1, privileges=False):
-        self._load_throwaway(stream)
+        self._load_throwaway(stream, check=database == self.scratch)
         if database == self.scratch:
             return 'RDB loaded into a throwaway redis-server on a private unix socket'
         source = self.source_db(manifest)
@@ -240,13 +245,17 @@ class RedisRestorer(Restorer):
     def check_format(self, stream, manifest):
         if manifest.get('dump_format') != 'rdb':
             return False, 'dump_format %r is not a Redis format: expected rdb' % manifest.get('dump_format')
-        checker = find_tool('redis-check-rdb', _PACKAGE)
         path = write_stream(stream, self.workdir, 'check.rdb')
         try:
-            proc = subprocess.run([checker, path], stdin=subprocess.DEVNULL, capture_output=True, check=False,
-                                  cwd=self.workdir, timeout=3600)
+            return self.check_rdb(path)
         finally:
             os.unlink(path)
+
+    def check_rdb(self, path):
+        """(ok, detail) of redis-check-rdb on a decoded RDB file."""
+        checker = find_tool('redis-check-rdb', _PACKAGE)
+        proc = subprocess.run([checker, path], stdin=subprocess.DEVNULL, capture_output=True, check=False,
+                              cwd=self.workdir, timeout=3600)
         output = proc.stdout.decode('utf-8', 'replace') + proc.stderr.decode('utf-8', 'replace')
         lines = [line.strip() for line in output.splitlines() if line.strip()]
         if proc.returncode == 0 and any('RDB looks OK' in line for line in lines):

@@ -20,11 +20,8 @@ import hashlib
 import os
 
 from ansible_collections.caretaker.maintenance.plugins.module_utils._backup import manifest as manifests
-from ansible_collections.caretaker.maintenance.plugins.module_utils._backup import verify_record
-from ansible_collections.caretaker.maintenance.plugins.module_utils._backup.restore_common import (
-    ArtifactError, DecodedStream, MissingLibrary, RestoreError, compression_of, count_items, private_temp_dir, restorer_for,
-    scratch_name)
-from ansible_collections.caretaker.maintenance.plugins.module_utils._engines.base import EngineError
+from ansible_collections.caretaker.maintenance.plugins.module_utils._backup import verify_pass, verify_record, verify_restore
+from ansible_collections.caretaker.maintenance.plugins.module_utils._backup.restore_common import private_temp_dir, restorer_for
 from ansible_collections.caretaker.maintenance.plugins.module_utils._status import CRITICAL, OK, check_item, summarize
 
 METHOD_BASIC = verify_record.METHOD_BASIC
@@ -46,110 +43,27 @@ def file_digest(path):
     return size, digest.hexdigest()
 
 
-def checksum_item(path, manifest):
-    size, sha256 = file_digest(path)
-    want_size, want_sha = manifest.get('size'), manifest.get('sha256')
-    if not want_sha:
+def checksum_item(path, manifest, digest=None):
+    """The checksum item from ``digest`` (size, sha256) of the read that decoded, or a read of its own."""
+    size, sha256 = digest or file_digest(path)
+    if not manifest.get('sha256'):
         return check_item('checksum', CRITICAL, sha256, detail='the manifest records no sha256 to compare with')
-    problems = []
-    if want_size is not None and size != want_size:
-        problems.append('size %d bytes, manifest %d' % (size, want_size))
-    if sha256 != want_sha:
-        problems.append('sha256 %s, manifest %s' % (sha256, want_sha))
+    problems = verify_pass.checksum_problems(size, sha256, manifest)
     if problems:
         return check_item('checksum', CRITICAL, sha256, detail='the artifact changed since it was written: %s' % '; '.join(problems),
                           size=size)
     return check_item('checksum', OK, sha256, detail='sha256 and size (%d bytes) match the manifest' % size, size=size)
 
 
-def _layer_mismatch(path, manifest, stream):
-    """Where the file (its header, its name) and the manifest disagree on the layers."""
-    declared = (manifest.get('encryption') or {}).get('type')
-    expected = {None: None, 'age-x25519': 'x25519', 'age-scrypt': 'scrypt'}.get(declared, declared)
-    if expected != stream.encryption:
-        return 'the manifest says encryption %s but the file is %s' % (
-            declared or 'none', 'age ' + stream.encryption if stream.encryption else 'not encrypted')
-    if (manifest.get('compression') or 'none') != compression_of(path):
-        return 'the manifest says compression %s but the file name says %s' % (manifest.get('compression'), compression_of(path))
+def _restore_skipped(manifest, check_mode, undecodable):
+    """Why a restore test asked for is not run, or None."""
+    if check_mode:
+        return 'restore_test: check mode changes nothing, so no scratch database was created'
+    if manifest.get('dump_format') == 'pgglobals.sql':
+        return 'restore_test: roles and settings (pgglobals.sql) are cluster-wide; there is no scratch to restore them into'
+    if undecodable or not manifest.get('sha256'):
+        return 'restore_test: not attempted because an earlier check failed'
     return None
-
-
-def decode_and_format(path, manifest, keys, restorer):
-    """The decode and format items from one pass over the decoded stream."""
-    try:
-        stream = DecodedStream(path, keys.get('identity_file'), keys.get('passphrase_file'))
-    except MissingLibrary:
-        raise
-    except ArtifactError as exc:
-        return [check_item('decode', CRITICAL, None, detail='%s' % exc)]
-    mismatch = _layer_mismatch(path, manifest, stream)
-    if mismatch:
-        stream.close()
-        return [check_item('decode', CRITICAL, None, detail=mismatch)]
-    try:
-        with stream:
-            try:
-                ok, detail = restorer.check_format(stream, manifest)
-            except (RestoreError, EngineError, OSError) as exc:
-                ok, detail = False, '%s' % exc
-                for _chunk in stream:  # the format check stopped early; the decode verdict needs the rest
-                    pass
-    except MissingLibrary:
-        raise
-    except ArtifactError as exc:
-        return [check_item('decode', CRITICAL, stream.bytes_out, 'bytes', detail='%s' % exc)]
-    return [check_item('decode', OK, stream.bytes_out, 'bytes',
-                       detail='%d bytes decoded through %s, authenticated to the end' % (stream.bytes_out, stream.layers())),
-            check_item('format', OK if ok else CRITICAL, manifest.get('dump_format'), detail=detail)]
-
-
-def _drop_scratch(restorer, scratch):
-    """(dropped, problem item or None): the scratch goes whatever happened before."""
-    try:
-        if restorer.drop(scratch):
-            return True, None
-        detail = 'scratch %s is still there after dropping it: drop it by hand' % scratch
-    except (RestoreError, EngineError, OSError) as exc:
-        detail = 'cannot drop scratch %s: %s; drop it by hand' % (scratch, exc)
-    return False, check_item('scratch', CRITICAL, scratch, detail=detail)
-
-
-def restore_test(path, manifest, keys, restorer):
-    """Items of a restore into a scratch database that is dropped in every case."""
-    scratch = scratch_name()
-    failure = how = restored = None
-    try:
-        restorer.create(scratch)
-        with DecodedStream(path, keys.get('identity_file'), keys.get('passphrase_file')) as stream:
-            how = restorer.load(stream, scratch, manifest)
-        restored = restorer.count(scratch, manifest)
-    except (ArtifactError, RestoreError, EngineError, OSError) as exc:
-        failure = '%s' % exc
-    finally:
-        dropped, problem = _drop_scratch(restorer, scratch)
-    outcome = 'scratch dropped' if dropped else 'scratch NOT dropped'
-    if failure is not None:
-        items = [check_item('restore_test', CRITICAL, scratch, detail='restore into scratch %s failed: %s; %s'
-                            % (scratch, failure, outcome))]
-    else:
-        counts = count_items(manifest.get('counts') or {}, restored, restorer.what)
-        matching = sum(1 for item in counts if item['status'] == OK)
-        items = [check_item('restore_test', OK, scratch, detail='restored into scratch %s (%s); counts match %d of %d; %s'
-                            % (scratch, how, matching, len(counts), outcome))] + counts
-    if problem:
-        items.append(problem)
-    return items, scratch, dropped
-
-
-def _restore_test_or_item(path, manifest, keys, restorer):
-    try:
-        restorer.open()
-    except (RestoreError, EngineError) as exc:
-        return [check_item('restore_test', CRITICAL, None, detail='cannot connect for the scratch restore: %s' % exc)], None, None
-    try:
-        return restore_test(path, manifest, keys, restorer)
-    finally:
-        restorer.close()
 
 
 def _method(manifest, run_restore_test):
@@ -197,20 +111,20 @@ def verify(path, keys, conn=None, run_restore_test=False, check_mode=False, temp
     extra = {}
     with private_temp_dir(temp_dir) as workdir:
         restorer = restorer_for(manifest.get('engine'), conn, workdir)
-        items = [checksum_item(path, manifest)]
-        items.extend(decode_and_format(path, manifest, keys, restorer))
-        if run_restore_test:
-            if check_mode:
-                skipped.append('restore_test: check mode changes nothing, so no scratch database was created')
-            elif manifest.get('dump_format') == 'pgglobals.sql':
-                skipped.append('restore_test: roles and settings (pgglobals.sql) are cluster-wide; there is no scratch to restore them into')
-            elif any(item['status'] != OK for item in items):
-                skipped.append('restore_test: not attempted because an earlier check failed')
-            else:
-                restore_items, scratch, dropped = _restore_test_or_item(path, manifest, keys, restorer)
-                items.extend(restore_items)
-                if scratch:
-                    extra.update(scratch_database=scratch, scratch_dropped=dropped)
+        stream, failed = verify_pass.open_stream(path, manifest, keys)
+        restore = _restore_skipped(manifest, check_mode, stream is None) if run_restore_test else None
+        if restore is not None:
+            skipped.append(restore)
+        if stream is None:
+            items = [checksum_item(path, manifest), failed]  # nothing decoded: the checksum reads the file alone
+        else:
+            with stream:
+                if run_restore_test and restore is None:
+                    body, notes, extra = verify_restore.restore_test(stream, manifest, restorer)
+                    skipped.extend(notes)
+                else:
+                    body = verify_pass.decode_and_format(stream, manifest, restorer)
+                items = [checksum_item(path, manifest, stream.finish())] + body
     result = summarize(items, 'backup checks')
     if skipped:
         result['msg'] += '; skipped %s' % '; '.join(skipped)
