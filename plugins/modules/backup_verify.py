@@ -52,6 +52,7 @@ author:
   - Caretaker Maintainers (@caretaker)
 extends_documentation_fragment:
   - caretaker.maintenance.connection
+  - caretaker.maintenance.status.fail_on
 options:
   path:
     description:
@@ -103,14 +104,6 @@ options:
         and for Redis the decoded RDB and the throwaway server's socket.
       - Defaults to the system temp directory.
     type: path
-  fail_on:
-    description:
-      - Fail the task when the worst status reaches this level, after every item is returned
-        and the verification is recorded.
-      - V(critical) also fails on V(unknown), which ranks above it. V(never) only reports.
-    type: str
-    choices: [critical, warning, never]
-    default: critical
 attributes:
   check_mode:
     support: full
@@ -120,6 +113,7 @@ attributes:
     support: none
     description: Only the manifest's verification list changes.
 notes:
+  - The verification is recorded in the manifest before O(fail_on) fails the task.
   - O(engine) defaults to the manifest's engine; when set it must match it.
   - "Requires on the host: cryptography (encrypted artifacts), zstandard (zstd), the PostgreSQL client
     programs (C(pg_restore), C(psql)), the MySQL or MariaDB client (C(mariadb) or C(mysql)),
