@@ -1,6 +1,6 @@
 """Benchmark: playbooks/daily.yml fanned out over 1, 10 and 20 container hosts.
 
-    .venv/bin/python tests/bench/bench_scale_daily.py [--hosts 1,10,20] [--variants main] [--json FILE]
+    .venv/bin/python tests/bench/bench_scale_daily.py [--hosts 1,10,20] [--variants NAME,...|none] [--json FILE]
 
 Starts its own dockerd (tests/support/docker_engine.start_engine, stopped by pid at the end),
 imports the host image (ensure_host_image: bookworm with Redis, logrotate and the modules'
