@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import hashlib
 import os
 import traceback
@@ -403,18 +404,20 @@ def _file_chunks(handle, size):
         yield data
 
 
-def open_artifact(path, identity_file=None, passphrase_file=None, chunk_size=READ_SIZE):
+def open_artifact(path, identity_file=None, passphrase_file=None, chunk_size=READ_SIZE, handle=None):
     """Yield the dump inside an artifact: decrypted and decompressed, in chunks of at most ``chunk_size``.
 
     Layers come from the name (``.age``, ``.zst``, ``.gz``). Raises ArtifactError for
     an unreadable, truncated or corrupt artifact, or a missing or wrong key; the
-    zstd frame checksum and the age chunk tags are checked while reading.
+    zstd frame checksum and the age chunk tags are checked while reading. ``handle``, an
+    open binary file of ``path`` (a reader that hashes what it reads, say), is read instead of
+    opening the path, and left open.
     """
     encrypted, compression = _layers(path)
     try:
         identities = crypto.read_identity_file(identity_file) if identity_file else None
         passphrase = crypto.read_passphrase_file(passphrase_file, 'passphrase_file') if passphrase_file else None
-        with open(path, 'rb') as handle:
+        with (open(path, 'rb') if handle is None else contextlib.nullcontext(handle)) as handle:
             if encrypted:
                 stream = crypto.decrypt_stream(handle, identities=identities, passphrase=passphrase)
             else:

@@ -14,9 +14,8 @@ __metaclass__ = type
 import hashlib
 import queue
 import threading
-import zlib
 
-from ansible_collections.caretaker.maintenance.plugins.module_utils._backup import crypto, pipeline
+from ansible_collections.caretaker.maintenance.plugins.module_utils._backup import pipeline
 from ansible_collections.caretaker.maintenance.plugins.module_utils._backup.restore_common import (
     ArtifactError, DecodedStream, MissingLibrary, RestoreError, compression_of)
 from ansible_collections.caretaker.maintenance.plugins.module_utils._engines.base import EngineError
@@ -67,36 +66,12 @@ class HashingReader(object):
         self._handle.close()
 
 
-def decoded_chunks(path, handle, identity_file=None, passphrase_file=None, chunk_size=pipeline.READ_SIZE):
-    """pipeline.open_artifact's decoding and errors, over an open ``handle`` instead of the path
-    (open_artifact opens the file itself, so it cannot read through a HashingReader)."""
-    encrypted, compression = pipeline._layers(path)
-    try:
-        identities = crypto.read_identity_file(identity_file) if identity_file else None
-        passphrase = crypto.read_passphrase_file(passphrase_file, 'passphrase_file') if passphrase_file else None
-        if encrypted:
-            stream = crypto.decrypt_stream(handle, identities=identities, passphrase=passphrase)
-        else:
-            stream = pipeline._file_chunks(handle, chunk_size)
-        yield from pipeline._decompressed(stream, compression, chunk_size)
-    except (crypto.CryptoError, ArtifactError) as exc:
-        raise ArtifactError('%s: %s' % (path, exc))
-    except (IOError, OSError) as exc:
-        raise ArtifactError('%s cannot be read: %s' % (path, exc.strerror or exc))
-    except zlib.error as exc:
-        raise ArtifactError('%s: gzip data is corrupt: %s' % (path, exc))
-    except Exception as exc:
-        if pipeline.HAS_ZSTANDARD and isinstance(exc, pipeline.zstandard.ZstdError):
-            raise ArtifactError('%s: zstd data is corrupt or truncated: %s' % (path, exc))
-        raise
-
-
 class HashedStream(DecodedStream):
     """DecodedStream whose file is hashed while it is decoded: ``finish()`` gives the checksum."""
 
     def _open(self, path, identity_file, passphrase_file):
         self.reader = HashingReader(path)
-        return decoded_chunks(path, self.reader, identity_file, passphrase_file)
+        return pipeline.open_artifact(path, identity_file, passphrase_file, handle=self.reader)
 
     def finish(self):
         return self.reader.finish()
