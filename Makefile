@@ -80,6 +80,7 @@ bench: deps
 	$(BIN)/python tests/bench/bench_data_retention.py
 	$(BIN)/python tests/bench/bench_log_cleanup.py
 	$(BIN)/python tests/bench/bench_db_backup.py
+	$(BIN)/python tests/bench/bench_scale_daily.py
 
 clean: demo-stop
 	rm -rf $(VENV) .make tests/output
