@@ -2,7 +2,8 @@
 the host image (tests/support/docker_engine.py, ensure_host_image) as hosts, prepare,
 converge, the idempotence run (changed=0), the scenario's testinfra checks, destroy.
 Skips only when docker cannot run here; a molecule failure fails the test with the end of
-its output."""
+its output. The scenarios run at the same time (their hosts have names of their own): most
+of a converge is waiting on docker exec and the servers, not CPU."""
 
 import os
 import subprocess
@@ -15,8 +16,7 @@ from tests.support import host_fixtures
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = sorted(path.parent.name for path in (ROOT / 'molecule').glob('*/molecule.yml'))
-TIMEOUT = 900
-
+TIMEOUT = 1200
 
 host_engine = host_fixtures.host_engine
 
@@ -29,20 +29,38 @@ def molecule_env(engine, image):
     return env
 
 
+@pytest.fixture(scope='module', name='runs')
+def runs_fixture(host_engine, tmp_path_factory):
+    """{scenario: (process, log path)}, every `molecule test` started at once."""
+    engine, image = host_engine
+    logs = tmp_path_factory.mktemp('molecule')
+    started = {}
+    try:
+        for scenario in SCENARIOS:
+            log = logs / ('%s.log' % scenario)
+            with open(log, 'wb') as out:
+                started[scenario] = (subprocess.Popen(
+                    [sys.executable, '-m', 'molecule', 'test', '-s', scenario], cwd=ROOT,
+                    env=molecule_env(engine, image), stdin=subprocess.DEVNULL, stdout=out,
+                    stderr=subprocess.STDOUT), log)
+        yield started
+    finally:
+        for process, _log in started.values():
+            if process.poll() is None:
+                process.terminate()
+                process.wait(timeout=120)
+
+
 def test_scenarios_found():
     assert 'fleet' in SCENARIOS, SCENARIOS
 
 
 @pytest.mark.parametrize('scenario', SCENARIOS)
-def test_molecule_scenario(scenario, host_engine, tmp_path):
-    engine, image = host_engine
-    log = tmp_path / ('molecule-%s.log' % scenario)
-    with open(log, 'wb') as out:
-        result = subprocess.run([sys.executable, '-m', 'molecule', 'test', '-s', scenario], cwd=ROOT,
-                                env=molecule_env(engine, image), stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT, timeout=TIMEOUT, check=False)
+def test_molecule_scenario(scenario, runs):
+    process, log = runs[scenario]
+    returncode = process.wait(timeout=TIMEOUT)
     output = log.read_text(errors='replace')
-    assert result.returncode == 0, 'molecule test -s %s failed (%d); the end of its output:\n%s' % (
-        scenario, result.returncode, '\n'.join(output.splitlines()[-120:]))
+    assert returncode == 0, 'molecule test -s %s failed (%d); the end of its output:\n%s' % (
+        scenario, returncode, '\n'.join(output.splitlines()[-120:]))
     # The sequence ran to the end: molecule says so only after the testinfra checks passed.
     assert 'Verifier completed successfully' in output, output[-4000:]
