@@ -48,6 +48,7 @@ def test_a_job_template_per_cadence_playbook_with_a_survey_awx_accepts(rendered)
         assert (ROOT / template['playbook']).is_file()
         assert survey_errors(template['survey_spec']) == [], name
         assert template['job_slice_count'] >= 1
+        assert template['forks'] == 20
     restore = {question['variable']: question for question in templates['restore']['survey_spec']['spec']}
     assert restore['restore_login_password']['type'] == 'password' and restore['restore_login_password']['default'] == ''
     assert restore['restore_engine']['required'] is True and restore['restore_engine']['type'] == 'multiplechoice'
