@@ -99,8 +99,12 @@ def test_documented_options_match_the_argument_spec():
     spec = redis_cleanup.argument_spec()
     doc = yaml.safe_load(redis_cleanup.DOCUMENTATION)['options']
     own = set(spec) - set(['login_host', 'login_port', 'login_user', 'login_password', 'login_unix_socket', 'database',
-                           'tls', 'tls_ca', 'tls_cert', 'tls_key', 'tls_verify', 'connect_timeout'])
+                           'tls', 'tls_ca', 'tls_cert', 'tls_key', 'tls_verify', 'connect_timeout',
+                           # documented by the caretaker.maintenance.status.fail_on fragment
+                           'fail_on'])
     assert own == set(doc)
+    assert 'caretaker.maintenance.status.fail_on' in yaml.safe_load(redis_cleanup.DOCUMENTATION)[
+        'extends_documentation_fragment']
     for name in ('expire_without_ttl', 'idle_sessions', 'queues'):
         assert set(spec[name]['options']) == set(doc[name]['suboptions']), name
     assert spec['login_password']['no_log'] is True
