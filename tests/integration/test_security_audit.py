@@ -20,6 +20,7 @@ import pytest
 import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
+from ansible_collections.caretaker.maintenance.plugins.doc_fragments.status import ModuleDocFragment as StatusFragment
 from ansible_collections.caretaker.maintenance.plugins.module_utils._security.options import argument_spec
 from tests.support.playbook import ROOT, ansible_env, assert_ansible_doc_renders, run_module
 from tests.support.sockets import loopback_listener
@@ -366,7 +367,10 @@ def test_examples_are_valid_against_the_argument_spec():
     source = (ROOT / 'plugins' / 'modules' / 'security_audit.py').read_text()
     namespace = {}
     exec(compile(source.split('\nimport sys')[0], 'security_audit', 'exec'), namespace)  # the doc strings only
-    documented = yaml.safe_load(namespace['DOCUMENTATION'])['options']
+    doc = yaml.safe_load(namespace['DOCUMENTATION'])
+    assert 'caretaker.maintenance.status.fail_on' in doc['extends_documentation_fragment']
+    # The module's own options and the fragment's (fail_on), as ansible-doc merges them.
+    documented = dict(yaml.safe_load(StatusFragment.FAIL_ON)['options'], **doc['options'])
     assert sorted(documented) == sorted(argument_spec())
     for name, spec in argument_spec().items():
         assert documented[name].get('default') == spec.get('default'), name
