@@ -10,7 +10,9 @@ __metaclass__ = type
 class ModuleDocFragment(object):
     # Pairs with module_utils/_status.py: status_argument_spec() and exit_with_status().
     # FAIL_ON alone (caretaker.maintenance.status.fail_on) is for modules that also change
-    # things, whose attributes and notes differ from a read-only check's.
+    # things, whose attributes and notes differ from a read-only check's. Both are string
+    # literals because ansible-test reads doc fragments without running them; keep the
+    # fail_on text of the two the same (tests/unit/plugins/doc_fragments checks it).
     FAIL_ON = r'''
 options:
   fail_on:
@@ -23,7 +25,16 @@ options:
     default: critical
 '''
 
-    DOCUMENTATION = FAIL_ON + r'''
+    DOCUMENTATION = r'''
+options:
+  fail_on:
+    description:
+      - Fail the task when the worst status of RV(checks) reaches this level. The task fails after its work,
+        with every item returned.
+      - V(critical) also fails on V(unknown), which ranks above it. V(never) only reports.
+    type: str
+    choices: [critical, warning, never]
+    default: critical
 attributes:
   check_mode:
     support: full

@@ -33,7 +33,7 @@ def test_whole_fragment_holds_the_variant_and_the_check_attributes():
     assert whole['attributes']['check_mode']['support'] == 'full'
 
 
-@pytest.mark.parametrize('module', ['security_audit', 'redis_cleanup'])
+@pytest.mark.parametrize('module', ['security_audit', 'redis_cleanup', 'backup_verify'])
 def test_modules_that_change_things_take_the_variant(module):
     doc = yaml.safe_load(importlib.import_module(
         'ansible_collections.caretaker.maintenance.plugins.modules.' + module).DOCUMENTATION)
