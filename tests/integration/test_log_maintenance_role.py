@@ -64,8 +64,8 @@ def test_a_config_logrotate_rejects_never_replaces_the_good_one(tmp_path):
 
     bad = role_run(tmp_path, log_maintenance_logrotate=[app_config(tmp_path, maxsize='lots')])
     assert bad.returncode != 0
-    check = results(bad, 'Check each candidate with logrotate -d')
-    assert "unknown unit" in check['results'][0]['stderr']
+    install = results(bad, 'Install each configuration')['results'][0]  # its validate refused the file
+    assert install['failed'] is True and "unknown unit" in install['stderr']
     assert (tmp_path / 'logrotate.d' / 'demoapp').read_text() == before
     assert sorted(os.listdir(tmp_path / 'logrotate.d')) == ['demoapp']
 
@@ -93,6 +93,9 @@ def test_check_mode_validates_and_shows_the_diff_but_writes_nothing(tmp_path):
 
     bad = role_run(tmp_path, check=True, log_maintenance_logrotate=[app_config(tmp_path, maxsize='lots')])
     assert bad.returncode != 0  # a bad entry fails in check mode too
+    check = results(bad, 'Check each candidate with logrotate -d')['results'][0]
+    assert "unknown unit" in check['stderr']
+    assert os.listdir(tmp_path / 'logrotate.d') == []
 
 
 def test_absent_removes_the_file(tmp_path):
