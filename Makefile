@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PACKAGES := postgresql postgresql-client mariadb-server mariadb-client redis-server redis-tools \
-	python3-venv git shellcheck docker.io debootstrap age zstd chromium jq cron logrotate systemd
+	python3-venv git shellcheck docker.io debootstrap age zstd chromium jq cron logrotate systemd openssh-client
 # Node.js and npm only where no node is installed (a NodeSource nodejs bundles npm and
 # conflicts with Debian's npm package).
 NODE_PACKAGES := $(shell command -v npm >/dev/null || echo nodejs npm)
@@ -22,7 +22,7 @@ system-deps: .make/system-deps
 	    || ! command -v redis-server >/dev/null || ! command -v git >/dev/null || ! command -v shellcheck >/dev/null \
 	    || ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null \
 	    || ! command -v age >/dev/null || ! command -v zstd >/dev/null || ! command -v chromium >/dev/null || ! command -v jq >/dev/null \
-	    || ! command -v crontab >/dev/null || ! command -v logrotate >/dev/null || ! command -v systemd-analyze >/dev/null || ! command -v npm >/dev/null \
+	    || ! command -v crontab >/dev/null || ! command -v logrotate >/dev/null || ! command -v systemd-analyze >/dev/null || ! command -v npm >/dev/null || ! command -v ssh >/dev/null \
 	    || ! $(PYTHON) -c 'import ensurepip, venv' 2>/dev/null; then \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(DEB_PACKAGES) $(NODE_PACKAGES); \

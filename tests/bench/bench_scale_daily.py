@@ -25,8 +25,11 @@ the peak RSS summed over ansible-playbook and all its descendants (sampled from 
 50 ms) and the peak number of those processes. The containers run on the same two
 CPUs as the controller, which real hosts would not. The main configuration is forks 20 (>= every host count),
 pipelining on and the hosts' Python interpreter named in the inventory; --variants adds 20-host
-runs with one setting changed each (forks 5, pipelining off, interpreter discovery, strategy
-free, the docker_api connection, internal_poll_interval 0.05 s). The goal, 20 hosts in under 3x the time of 1 host, is
+runs with one setting changed each (the ssh connection, forks 5, pipelining off, interpreter
+discovery, strategy free, the docker_api connection, internal_poll_interval 0.05 s). The ssh
+connection is the one real hosts use: each host's master connection (ControlPersist) reaches
+an sshd -i through one docker exec, and every task goes over it; --connection ssh makes it
+the main configuration. The goal, 20 hosts in under 3x the time of 1 host, is
 printed as PASS or MISS; it never fails the run. Load average is printed at start and end.
 """
 
@@ -39,6 +42,7 @@ import re
 import resource
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -81,6 +85,7 @@ RECAP = re.compile(r'^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s
 MAIN = {'forks': 20, 'pipelining': True, 'interpreter': True, 'strategy': None, 'connection': 'community.docker.docker',
         'poll_interval': None}
 VARIANTS = {
+    'connection ssh': {'connection': 'ssh'},
     'forks 5 (the default)': {'forks': 5},
     'pipelining off': {'pipelining': False},
     'interpreter discovery': {'interpreter': False},
@@ -154,7 +159,7 @@ def engine_cpu_seconds(engine):
 class Fleet:
     """The containers, their passwords, and how to put each back as it was."""
 
-    def __init__(self, made, image, count):
+    def __init__(self, made, image, count, public_key):
         self.containers = [made.run('h%02d' % number, command=[docker_engine.HOST_ENTRYPOINT, 'redis'])
                            for number in range(1, count + 1)]
         self.passwords = {}
@@ -168,6 +173,8 @@ class Fleet:
             if code != 0:
                 raise RuntimeError('%s: seeding Redis failed: %s' % (container.name, output.decode(errors='replace')))
             self.passwords[container.name] = password
+            container.put_archive('/', tar_of({'/root/.ssh/authorized_keys': (public_key, 0o600, time.time())}))
+            exec_ok(container, 'chmod 700 /root/.ssh && install -d -m 0755 /run/sshd')
 
     def reset(self, count):
         now = time.time()
@@ -183,7 +190,28 @@ class Fleet:
         return {container.name: int(exec_ok(container, COUNT_BACKUPS)) for container in self.containers[:count]}
 
 
-def host_vars(password, config, engine):
+class SshKey:
+    """A key pair of the run's own for the ssh connection: a passphrase-less ed25519 key in the
+    run's private directory, removed with it."""
+
+    def __init__(self, workdir):
+        self.private = Path(workdir) / 'id_ed25519'
+        subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'bench-scale', '-f', str(self.private)],
+                       check=True)
+        self.public = Path(str(self.private) + '.pub').read_text()
+
+
+def ssh_vars(name, key):
+    """The ssh connection to a container with no network: each host's one master connection
+    (ControlPersist, as Ansible sets it) reaches an sshd -i started by one docker exec (the
+    ProxyCommand); every task then goes over that master, pipelined, as to a real host."""
+    proxy = 'docker exec -i %s /usr/sbin/sshd -i' % name
+    return {'ansible_host': name, 'ansible_user': 'root', 'ansible_ssh_private_key_file': str(key.private),
+            'ansible_ssh_common_args': '-o ProxyCommand="%s" -o StrictHostKeyChecking=no '
+                                       '-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR' % proxy}
+
+
+def host_vars(name, password, config, engine, key):
     hostvars = {
         'ansible_connection': config['connection'],
         'backup_dest': BACKUP_DEST,
@@ -201,11 +229,13 @@ def host_vars(password, config, engine):
         hostvars['ansible_python_interpreter'] = '/usr/bin/python3'
     if config['connection'].endswith('docker_api'):
         hostvars['ansible_docker_docker_host'] = engine.base_url
+    if config['connection'] == 'ssh':
+        hostvars.update(ssh_vars(name, key))
     return hostvars
 
 
-def write_inventory(path, fleet, count, config, engine):
-    hosts = {container.name: host_vars(fleet.passwords[container.name], config, engine)
+def write_inventory(path, fleet, count, config, engine, key):
+    hosts = {container.name: host_vars(container.name, fleet.passwords[container.name], config, engine, key)
              for container in fleet.containers[:count]}
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds the passwords
     with os.fdopen(fd, 'w') as handle:
@@ -254,12 +284,40 @@ class Revision:
         return path
 
 
-def run_daily(revision, workdir, logs, fleet, count, config, engine, label):
+def ssh_masters(control_dir):
+    """The ssh master connections left running by a run (ControlPersist), found by their
+    control path directory."""
+    pids = []
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            try:
+                argv = Path('/proc/%s/cmdline' % entry).read_bytes().split(b'\0')
+            except OSError:
+                continue
+            if argv[0].endswith(b'ssh') and any(str(control_dir).encode() in arg for arg in argv):
+                pids.append(int(entry))
+    return pids
+
+
+def stop_ssh_masters(control_dir):
+    """CPU seconds of the run's ssh masters and their ProxyCommand (their parent is not
+    ansible-playbook, so RUSAGE_CHILDREN misses them); then stop them, by process id."""
+    masters = ssh_masters(control_dir)
+    cpu = sum(_process_cpu_seconds(pid) for master in masters for pid in [master] + _descendants(master))
+    for pid in masters:
+        os.kill(pid, signal.SIGTERM)
+    docker_engine.wait_for(lambda: not ssh_masters(control_dir), timeout=30, what='the ssh masters to stop')
+    return cpu
+
+
+def run_daily(revision, workdir, logs, fleet, count, config, engine, label, key):
     fleet.reset(count)
     inventory = workdir / 'hosts.json'
-    write_inventory(inventory, fleet, count, config, engine)
+    write_inventory(inventory, fleet, count, config, engine, key)
+    control_dir = Path(tempfile.mkdtemp(prefix='cp-', dir=str(workdir)))
     env = ansible_env({'ANSIBLE_STDOUT_CALLBACK': 'ansible.builtin.default', 'DOCKER_HOST': engine.base_url,
                        'ANSIBLE_PIPELINING': str(config['pipelining']),
+                       'ANSIBLE_SSH_CONTROL_PATH_DIR': str(control_dir),
                        'ANSIBLE_CONFIG': str(revision.config(workdir / 'ansible.cfg', config['poll_interval']))})
     if config['strategy']:
         env['ANSIBLE_STRATEGY'] = config['strategy']
@@ -278,8 +336,10 @@ def run_daily(revision, workdir, logs, fleet, count, config, engine, label):
         sampler.done.set()
         sampler.join()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    # ansible-playbook, its forks and their docker CLI processes, all reaped by the end.
-    controller_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    # ansible-playbook, its forks and their docker CLI or ssh processes, all reaped by the end,
+    # and the ssh masters, which are not.
+    ssh_cpu = stop_ssh_masters(control_dir)
+    controller_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime) + ssh_cpu
     hosts_cpu, engine_cpu = fleet.cpu_seconds(count) - hosts_cpu, engine_cpu_seconds(engine) - engine_cpu
     text = log.read_text()
     if any(password in text for password in fleet.passwords.values()):
@@ -295,7 +355,7 @@ def run_daily(revision, workdir, logs, fleet, count, config, engine, label):
         problems.append('backups per host %s' % backups)
     return {'label': label, 'hosts': count, 'wall': wall, 'per_host': wall / count, 'ok': not problems,
             'problems': problems, 'controller_cpu': controller_cpu, 'hosts_cpu': hosts_cpu,
-            'engine_cpu': engine_cpu, 'peak_rss_mib': sampler.peak_kib / 1024.0, 'peak_processes': sampler.peak_processes,
+            'engine_cpu': engine_cpu, 'ssh_master_cpu': ssh_cpu, 'peak_rss_mib': sampler.peak_kib / 1024.0, 'peak_processes': sampler.peak_processes,
             'config': config, 'log': str(log)}
 
 
@@ -316,12 +376,13 @@ def measure(args, revision, workdir, logs, counts, variants):
         image = docker_engine.ensure_host_image(engine)
         with docker_engine.Containers(engine, image) as made:
             largest = max(counts + ([args.variant_hosts] if variants else []))
-            fleet = Fleet(made, image, largest)
+            key = SshKey(workdir)
+            fleet = Fleet(made, image, largest, key.public)
             print('%d containers of %s ready' % (largest, image), flush=True)
             runs = [('main', count, MAIN) for count in counts]
             runs += [(name, args.variant_hosts, dict(MAIN, **VARIANTS[name])) for name in variants]
             for label, count, config in runs:
-                results.append(run_daily(revision, workdir, logs, fleet, count, config, engine, label))
+                results.append(run_daily(revision, workdir, logs, fleet, count, config, engine, label, key))
                 show(results[-1])
     finally:
         engine.stop()
@@ -334,10 +395,13 @@ def main():
     parser.add_argument('--variants', default=','.join(VARIANTS),
                         help='20-host variants to run too, comma-separated, or "none"')
     parser.add_argument('--variant-hosts', type=int, default=20, help='host count of the variant runs')
+    parser.add_argument('--connection', choices=['community.docker.docker', 'ssh'], default=MAIN['connection'],
+                        help='the connection of the main configuration')
     parser.add_argument('--revision', default='HEAD', help='the commit whose playbooks and collection run')
     parser.add_argument('--json', help='write the figures to this file')
     args = parser.parse_args()
     counts = [int(item) for item in args.hosts.split(',')]
+    MAIN['connection'] = args.connection
     variants = [] if args.variants == 'none' else [item.strip() for item in args.variants.split(',')]
     unknown = [item for item in variants if item not in VARIANTS]
     if unknown:

@@ -453,7 +453,7 @@ def ensure_base_image(engine: Engine, recipe: ImageRecipe = BASE_IMAGE) -> str:
 HOST_REPOSITORY = "caretaker-test-host"
 HOST_RECIPE = 1
 HOST_PACKAGES = (
-    "python3", "procps", "gzip", "zstd", "logrotate",
+    "python3", "procps", "gzip", "zstd", "logrotate", "openssh-server",
     "postgresql", "mariadb-server", "mariadb-client", "redis-server",
     "python3-psycopg2", "python3-pymysql", "python3-redis", "python3-pymongo",
     "python3-zstandard", "python3-cryptography",
@@ -486,7 +486,8 @@ def host_recipe() -> ImageRecipe:
 
 def ensure_host_image(engine: Engine) -> str:
     """Tag of the host image: bookworm with PostgreSQL 15, MariaDB, Redis, logrotate and
-    the Python libraries of the modules. Its entrypoint (HOST_ENTRYPOINT) starts the
+    the Python libraries of the modules, and OpenSSH's server (not started: a benchmark speaks
+    SSH to it through ``docker exec -i NAME /usr/sbin/sshd -i``). Its entrypoint (HOST_ENTRYPOINT) starts the
     servers named in its arguments or in CARETAKER_SERVICES on loopback, then waits.
     It is also tagged HOST_IMAGE_LATEST, the default image of the molecule scenarios."""
     tag = ensure_base_image(engine, host_recipe())
