@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from ansible_collections.caretaker.maintenance.plugins.filter.cadence import cadence_rrule, cadence_launch
+from tests.support.awx_job import check_out_project
 from tests.support.awx_rules import rrule_errors, survey_errors
 from tests.support.playbook import ROOT, ansible_env
 
@@ -86,19 +87,6 @@ def test_a_schedule_per_cadence_with_the_schedule_roles_timing(rendered):
     assert schedules['monthly']['rrule'].endswith('RRULE:FREQ=MONTHLY;INTERVAL=1;BYDAY=MO;BYSETPOS=1')
 
 
-def clean_copy(where):
-    """The files git knows about (tracked, and untracked but not ignored), as AWX checks them out."""
-    listed = subprocess.run(['git', 'ls-files', '-z', '-co', '--exclude-standard'], cwd=str(ROOT), capture_output=True,
-                            check=True).stdout.decode().split('\0')
-    files = [name for name in listed if name and (ROOT / name).exists()]
-    subprocess.run(['tar', '-C', str(ROOT), '--null', '--no-recursion', '-T', '-', '-cf', str(where) + '.tar'],
-                   input='\0'.join(files).encode(), check=True)
-    where.mkdir()
-    subprocess.run(['tar', '-C', str(where), '-xf', str(where) + '.tar'], check=True)
-    assert not (where / '.venv').exists()
-    return where
-
-
 def project_env(tmp_path, collections):
     env = ansible_env({'ANSIBLE_COLLECTIONS_PATH': str(collections), 'HOME': str(tmp_path / 'home'),
                        'ANSIBLE_STDOUT_CALLBACK': 'default'})
@@ -107,7 +95,8 @@ def project_env(tmp_path, collections):
 
 
 def test_the_repository_works_as_an_awx_project(tmp_path):
-    project = clean_copy(tmp_path / 'project')
+    project = check_out_project(tmp_path / 'project')
+    assert not (project / '.venv').exists()
     installed = tmp_path / 'requirements_collections'
     empty = tmp_path / 'empty'
     empty.mkdir()

@@ -3,10 +3,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import subprocess
+import sys
+
 import pytest
 
 from ansible_collections.caretaker.maintenance.plugins.module_utils._engines import base, connection
-from ansible_collections.caretaker.maintenance.plugins.module_utils._engines.registry import ENGINES, get_engine
+from ansible_collections.caretaker.maintenance.plugins.module_utils._engines.registry import ENGINE_CHOICES, engine_class, get_engine
 
 
 def params(**given):
@@ -20,7 +23,26 @@ def test_spec_marks_password_no_log_and_has_no_defaults():
     spec = connection.connection_argument_spec()
     assert spec['login_password']['no_log'] is True
     assert not [key for key, option in spec.items() if 'default' in option]
-    assert sorted(spec['engine']['choices']) == sorted(ENGINES)
+    assert sorted(spec['engine']['choices']) == sorted(ENGINE_CHOICES)
+
+
+@pytest.mark.parametrize('name', ENGINE_CHOICES)
+def test_every_engine_name_has_its_backend(name):
+    assert engine_class(name).name == name
+
+
+def test_a_module_imports_only_the_driver_of_the_engine_it_uses():
+    # A clean interpreter: the test session has imported every driver already.
+    code = ('import sys; '
+            'import ansible_collections.caretaker.maintenance.plugins.modules.db_backup; '
+            'before = set(sys.modules); '
+            'from ansible_collections.caretaker.maintenance.plugins.module_utils._engines.registry import engine_class; '
+            'engine_class("redis"); '
+            'print(sorted(name for name in ("pymongo", "pymysql", "psycopg2", "redis") if name in before)); '
+            'print("redis" in sys.modules and "pymongo" not in sys.modules)')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True,
+                         env={'PYTHONPATH': ':'.join(sys.path)}).stdout.split('\n')
+    assert out[:2] == ['[]', 'True']
 
 
 def test_single_target_from_task_options():
