@@ -80,7 +80,7 @@ os.unlink("/root/.redis-password")
 '''
 RESET = 'rm -rf %s %s /etc/logrotate.d/app /var/lib/caretaker && mkdir -p %s' % (BACKUP_DEST, LOG_DIR, LOG_DIR)
 COUNT_BACKUPS = "find %s -type f ! -name '*.manifest.json' | wc -l" % BACKUP_DEST
-RECAP = re.compile(r'^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)', re.M)
+RECAP = re.compile(r'^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)', re.M)
 
 MAIN = {'forks': 20, 'pipelining': True, 'interpreter': True, 'strategy': None, 'connection': 'community.docker.docker',
         'poll_interval': None}
@@ -310,6 +310,17 @@ def stop_ssh_masters(control_dir):
     return cpu
 
 
+def exec_count(engine, since, until):
+    """The docker execs the engine started between two times: with the docker connection,
+    the commands the run sent to the hosts (one per module run when pipelined)."""
+    client = engine.client()
+    try:
+        return sum(1 for _event in client.events(since=int(since), until=int(until) + 1, decode=True,
+                                                 filters={'type': 'container', 'event': 'exec_start'}))
+    finally:
+        client.close()
+
+
 def run_daily(revision, workdir, logs, fleet, count, config, engine, label, key):
     fleet.reset(count)
     inventory = workdir / 'hosts.json'
@@ -327,6 +338,7 @@ def run_daily(revision, workdir, logs, fleet, count, config, engine, label, key)
     hosts_cpu, engine_cpu = fleet.cpu_seconds(count), engine_cpu_seconds(engine)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(log, 'w') as out:
+        since = time.time()
         started = time.monotonic()
         proc = subprocess.Popen(argv, cwd=str(revision.root), env=env, stdout=out, stderr=subprocess.STDOUT)
         sampler = PlaybookSampler(proc.pid)
@@ -336,6 +348,7 @@ def run_daily(revision, workdir, logs, fleet, count, config, engine, label, key)
         sampler.done.set()
         sampler.join()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    execs = exec_count(engine, since, time.time() + 1)
     # ansible-playbook, its forks and their docker CLI or ssh processes, all reaped by the end,
     # and the ssh masters, which are not.
     ssh_cpu = stop_ssh_masters(control_dir)
@@ -344,7 +357,10 @@ def run_daily(revision, workdir, logs, fleet, count, config, engine, label, key)
     text = log.read_text()
     if any(password in text for password in fleet.passwords.values()):
         raise RuntimeError('a Redis password reached the output of %s' % log)
-    recap = {host: (int(unreachable), int(failed)) for host, _ok, _changed, unreachable, failed in RECAP.findall(text)}
+    found = RECAP.findall(text)
+    recap = {host: (int(unreachable), int(failed)) for host, _ok, _changed, unreachable, failed, _skipped in found}
+    # Tasks per host, as the recap counts them: the ones that ran (ok) and the skipped ones.
+    tasks = sorted({(int(ok), int(skipped)) for _host, ok, _changed, _unreachable, _failed, skipped in found})
     backups = fleet.backups(count)
     problems = []
     if proc.returncode != 0:
@@ -355,16 +371,17 @@ def run_daily(revision, workdir, logs, fleet, count, config, engine, label, key)
         problems.append('backups per host %s' % backups)
     return {'label': label, 'hosts': count, 'wall': wall, 'per_host': wall / count, 'ok': not problems,
             'problems': problems, 'controller_cpu': controller_cpu, 'hosts_cpu': hosts_cpu,
-            'engine_cpu': engine_cpu, 'ssh_master_cpu': ssh_cpu, 'peak_rss_mib': sampler.peak_kib / 1024.0, 'peak_processes': sampler.peak_processes,
+            'engine_cpu': engine_cpu, 'ssh_master_cpu': ssh_cpu, 'tasks_ok_skipped': tasks, 'docker_execs': execs, 'peak_rss_mib': sampler.peak_kib / 1024.0, 'peak_processes': sampler.peak_processes,
             'config': config, 'log': str(log)}
 
 
 def show(result):
     status = 'ok' if result['ok'] else 'FAILED (%s; see %s)' % ('; '.join(result['problems']), result['log'])
     print('%-22s %2d hosts %6.1f s %5.2f s/host  cpu: controller %5.1f s, hosts %5.1f s, engine %5.1f s  '
-          'peak rss %6.1f MiB %2d procs  %s'
+          'peak rss %6.1f MiB %2d procs  tasks/host (ok+skipped) %s  docker execs %d  %s'
           % (result['label'], result['hosts'], result['wall'], result['per_host'], result['controller_cpu'],
-             result['hosts_cpu'], result['engine_cpu'], result['peak_rss_mib'], result['peak_processes'], status),
+             result['hosts_cpu'], result['engine_cpu'], result['peak_rss_mib'], result['peak_processes'],
+             ' '.join('%d+%d' % pair for pair in result['tasks_ok_skipped']), result['docker_execs'], status),
           flush=True)
 
 
