@@ -371,7 +371,8 @@ def run_daily(revision, workdir, logs, fleet, count, config, engine, label, key)
         problems.append('backups per host %s' % backups)
     return {'label': label, 'hosts': count, 'wall': wall, 'per_host': wall / count, 'ok': not problems,
             'problems': problems, 'controller_cpu': controller_cpu, 'hosts_cpu': hosts_cpu,
-            'engine_cpu': engine_cpu, 'ssh_master_cpu': ssh_cpu, 'tasks_ok_skipped': tasks, 'docker_execs': execs, 'peak_rss_mib': sampler.peak_kib / 1024.0, 'peak_processes': sampler.peak_processes,
+            'engine_cpu': engine_cpu, 'ssh_master_cpu': ssh_cpu, 'tasks_ok_skipped': tasks, 'docker_execs': execs,
+            'peak_rss_mib': sampler.peak_kib / 1024.0, 'peak_processes': sampler.peak_processes,
             'config': config, 'log': str(log)}
 
 
