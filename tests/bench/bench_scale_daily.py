@@ -315,8 +315,10 @@ def exec_count(engine, since, until):
     the commands the run sent to the hosts (one per module run when pipelined)."""
     client = engine.client()
     try:
-        return sum(1 for _event in client.events(since=int(since), until=int(until) + 1, decode=True,
-                                                 filters={'type': 'container', 'event': 'exec_start'}))
+        # The API takes whole seconds: the events' own nanoseconds leave out the untimed reset.
+        events = client.events(since=int(since), until=int(until) + 1, decode=True,
+                               filters={'type': 'container', 'event': 'exec_start'})
+        return sum(1 for event in events if since * 1e9 <= event['timeNano'] <= until * 1e9)
     finally:
         client.close()
 
@@ -348,7 +350,7 @@ def run_daily(revision, workdir, logs, fleet, count, config, engine, label, key)
         sampler.done.set()
         sampler.join()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    execs = exec_count(engine, since, time.time() + 1)
+    execs = exec_count(engine, since, time.time())
     # ansible-playbook, its forks and their docker CLI or ssh processes, all reaped by the end,
     # and the ssh masters, which are not.
     ssh_cpu = stop_ssh_masters(control_dir)
