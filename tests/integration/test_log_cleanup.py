@@ -27,7 +27,6 @@ from tests.support.playbook import ROOT, assert_ansible_doc_renders, ansible_env
 
 MODULE = 'caretaker.maintenance.log_cleanup'
 DAY = 86400
-NOW = time.time()
 LINE = '2026-11-23T10:%02d:%02d.%03dZ INFO  [api] GET /v1/items/%d 200 %dms user=%d req=%08x\n'
 
 
@@ -36,13 +35,15 @@ def text(seed, lines=120):
 
 
 def put(path, age_days=0.0, data=None, mode=0o644, age_seconds=0):
-    """A file with realistic lines whose mtime (and atime) lie age_days in the past."""
+    """A file with realistic lines whose mtime (and atime) lie age_days in the past, counted from
+    now: a fixed start time drifts by however long the suite ran before this test (a file put
+    10 minutes back was 40 minutes old to the module after half an hour of other tests)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     content = data if data is not None else text(len(str(path))).encode()
     path.write_bytes(content)
     os.chmod(path, mode)
-    moment = NOW - age_days * DAY - age_seconds
+    moment = time.time() - age_days * DAY - age_seconds
     os.utime(path, (moment - 3600, moment))
     return content
 
