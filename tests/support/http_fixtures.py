@@ -93,18 +93,27 @@ class Handler(BaseHTTPRequestHandler):
         query = dict((key, values[0]) for key, values in parse_qs(parts.query).items())
         stats = self.server.stats
         stats.enter((self.command, self.path, dict(self.headers.items()), body))
+        self._in_flight = True
         try:
             self._route(parts.path, query, body)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (a timeout test)
         finally:
-            stats.leave()
+            self._leave()
+
+    def _leave(self):
+        # A request stops counting before its response goes out: once the client has the
+        # response it may start the next one, which must not overlap this one in the count.
+        if self._in_flight:
+            self._in_flight = False
+            self.server.stats.leave()
 
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _handle
 
     def _send(self, status, payload=b'', content_type='text/plain', headers=None):
         if isinstance(payload, str):
             payload = payload.encode('utf-8')
+        self._leave()
         self.send_response(status)
         self.send_header('Content-Type', content_type)
         self.send_header('Content-Length', str(len(payload)))
@@ -148,6 +157,7 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, 'not json', 'application/json')
         if path == '/big':
             size = int(query.get('bytes', 0))
+            self._leave()
             self.send_response(200)
             self.send_header('Content-Type', 'text/plain')
             self.send_header('Content-Length', str(size))
