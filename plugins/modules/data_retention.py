@@ -176,6 +176,10 @@ notes:
   - Every table needs a primary key (MongoDB uses C(_id)); batches are picked and acted on by it.
   - In check mode every rule is counted against the current data. When two rules touch the same rows,
     the later rule's count includes rows the earlier one would have removed.
+  - A rule may act on the archive that an earlier C(archive) rule of the same task creates (archive after
+    6 months, delete from the archive after 3 years). Until that archive exists, such a rule is resolved when
+    its turn comes, and check mode counts it as the rows the earlier rule would move that it would then take.
+    Any other unknown table or collection stops the task before any row is touched.
   - Deleting rows that other tables reference through foreign keys fails the batch (C(ON DELETE RESTRICT))
     or deletes the referencing rows too (C(ON DELETE CASCADE)), as any C(DELETE) does; triggers fire as usual.
   - MySQL archive needs transactional (InnoDB) tables on both sides; C(delete) and C(anonymize) work on any engine.

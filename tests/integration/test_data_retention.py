@@ -285,6 +285,56 @@ def test_delete_archive_anonymize_check_run_and_rerun(store):
             assert values[2:] == before[key][2:]
 
 
+def test_a_rule_on_the_archive_an_earlier_rule_creates(store):
+    """Archive after 30 days, then delete from that archive after 45 (the runbooks' archive after 6
+    months, gone after 3 years): on the first run the archive does not exist yet. Check mode counts
+    what the second rule would take of the rows the first would move; the real run does exactly
+    that; the rerun matches nothing."""
+    rows = [row(i) for i in range(60)]
+    if store.engine == 'postgresql':
+        store.sql('CREATE SCHEMA archive')
+    store.create('jobs', rows)
+    archive = archive_name(store, 'jobs')
+    moved = [r['id'] for r in older(rows, '30d') if r['status'] != 'open']
+    gone = [r['id'] for r in older(rows, '45d') if r['status'] != 'open']
+    assert (len(moved), len(gone)) == (20, 10)
+    rules = [dict(table='jobs', timestamp_column='created_at', older_than='30d', action='archive', archive_table=archive,
+                  filter=[dict(column='status', operator='in', value=['completed', 'failed'])]),
+             dict(name='archive past 45 days', table=archive, timestamp_column='created_at', older_than='45d',
+                  action='delete')]
+    task = {MODULE: dict(store.target(), rules=rules, batch_size=7)}
+    checking = run_tasks([dict(task, name='check', check_mode=True)], diff=True)
+    assert checking.returncode == 0, checking.stdout[-3000:]
+    checked = checking.task(0)
+    assert [(item['matched'], item['affected']) for item in checked['rules']] == [(20, 20), (10, 10)]
+    assert checked['rules'][1]['table'] == ('archive.jobs' if store.engine == 'postgresql' else label(store, archive))
+    assert not store.exists(archive) and len(store.rows('jobs')) == 60  # check mode changed nothing
+
+    run = run_tasks([dict(task, name='real'), dict(task, name='again')], diff=True)
+    assert run.returncode == 0, run.stdout[-3000:]
+    done, again = run.task(0), run.task(1)
+    assert [(item['matched'], item['affected']) for item in done['rules']] == [(20, 20), (10, 10)]
+    assert done['msg'] == 'archived 20, deleted 10 rows in 2 rules (30 matched)'
+    assert [item['matched'] for item in again['rules']] == [0, 0] and again['changed'] is False
+    assert sorted(store.rows(archive)) == sorted(set(moved) - set(gone))
+    assert sorted(store.rows('jobs')) == sorted(set(r['id'] for r in rows) - set(moved))
+
+
+def test_a_rule_on_an_archive_no_rule_creates_is_refused(pg_server):
+    store = PostgreSQL(pg_server)
+    try:
+        store.create('jobs', [row(i) for i in range(10)])
+        rules = [dict(table='jobs', timestamp_column='created_at', older_than='5d', action='archive'),
+                 dict(table='other_archive', timestamp_column='created_at', older_than='5d', action='delete')]
+        run = run_tasks([{MODULE: dict(store.target(), rules=rules)}])
+        assert run.returncode != 0
+        assert run.task(0)['msg'] == ('rules[1]: no table public.other_archive in database %s; nothing was changed'
+                                      % store.database)
+        assert not store.exists('jobs_archive') and len(store.rows('jobs')) == 10
+    finally:
+        store.close()
+
+
 @pytest.mark.parametrize('engine', ['postgresql', 'mysql'])
 def test_a_wrong_password_names_the_option_and_never_shows(engine, request):
     cls, fixture = STORES[engine]

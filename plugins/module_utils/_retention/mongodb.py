@@ -130,10 +130,14 @@ class MongoDBRetention(object):
                 parts.append({'_id': {'$gt': lower}})
         return {'$and': parts}
 
-    def count(self, target, cutoff):
+    def count(self, target, cutoff, also=None):
+        """Documents ``target``'s rule matches; with ``also`` (target, cutoff) on the same collection,
+        only those that rule matches too."""
         collection = self.db[target.rule.table]
-        return int(self._run('cannot count documents', collection.count_documents, self.query(target, cutoff),
-                             maxTimeMS=self.max_time_ms))
+        query = self.query(target, cutoff)
+        if also:
+            query = {'$and': [query, self.query(*also)]}
+        return int(self._run('cannot count documents', collection.count_documents, query, maxTimeMS=self.max_time_ms))
 
     def create_archive(self, target):
         """The archive collection with the source's indexes, none unique: archived values may repeat."""

@@ -154,8 +154,8 @@ class MySQLRetention(object):
 
     # --- counting and acting ------------------------------------------------------------------
 
-    def count(self, target, cutoff):
-        where, params = sql.where_clause(target, cutoff, NULL_SAFE_EQUAL)
+    def count(self, target, cutoff, also=None):
+        where, params = sql.where_clause(target, cutoff, NULL_SAFE_EQUAL, also=also)
         return int(self._fetch('cannot count rows', 'SELECT COUNT(*) FROM %s WHERE %s' % (target.table, where), params)[0][0])
 
     def create_archive(self, target):

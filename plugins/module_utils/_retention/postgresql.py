@@ -138,8 +138,8 @@ class PostgreSQLRetention(object):
 
     # --- counting and acting ------------------------------------------------------------------
 
-    def count(self, target, cutoff):
-        where, params = sql.where_clause(target, cutoff, '%s IS NOT DISTINCT FROM %%s')
+    def count(self, target, cutoff, also=None):
+        where, params = sql.where_clause(target, cutoff, '%s IS NOT DISTINCT FROM %%s', also=also)
         return int(self._fetch('cannot count rows', 'SELECT count(*) FROM %s WHERE %s' % (target.table, where), params)[0][0])
 
     def create_archive(self, target):

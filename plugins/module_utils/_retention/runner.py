@@ -4,7 +4,10 @@
 """data_retention's run: resolve every rule, then count and act rule after rule, batch after batch.
 
 Every rule is resolved against the catalog before the first row is touched, so a bad name in
-the last rule stops the run with nothing changed. A rule never acts on more rows than it
+the last rule stops the run with nothing changed. The one exception is a rule on the archive an
+earlier rule of the same run creates (archive after 6 months, delete from the archive after 3
+years): it is resolved when its turn comes, and check mode counts it exactly as the rows the
+earlier rule would move that this rule would then take. A rule never acts on more rows than it
 counted at its start: rows that turn old during the run, or that other sessions held locked,
 are left for the next run, and the loop always ends.
 """
@@ -13,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import copy
 import time
 
 from ansible_collections.caretaker.maintenance.plugins.module_utils._engines.base import EngineError
@@ -70,20 +74,25 @@ def run(backend, rules, now, check_mode=False, sleep=time.sleep):
     ``now`` (aware UTC) is the reference for every cut-off and the value of mark columns.
     """
     backend.setup()
-    targets = [backend.resolve(rule) for rule in rules]
+    targets = _resolve_all(backend, rules)
     items = []
     try:
         for target in targets:
-            cutoff = target.rule.older_than.before(now)
-            item = _item(target, cutoff)
-            items.append(item)
             started = time.monotonic()
-            item['matched'] = backend.count(target, backend.time_param(cutoff))
-            if check_mode:
-                item['affected'] = item['matched']
-                item['archive_created'] = bool(target.archive_label and not target.archive_exists and item['matched'])
-            elif item['matched']:
-                _act(backend, target, item, cutoff, now, sleep)
+            item = None
+            if isinstance(target, _OnNewArchive):
+                target, item = target.resolve(backend, now, check_mode)
+                items.extend([item] if item else [])
+            if item is None:
+                cutoff = target.rule.older_than.before(now)
+                item = _item(target, cutoff)
+                items.append(item)
+                item['matched'] = backend.count(target, backend.time_param(cutoff))
+                if check_mode:
+                    item['affected'] = item['matched']
+                    item['archive_created'] = bool(target.archive_label and not target.archive_exists and item['matched'])
+                elif item['matched']:
+                    _act(backend, target, item, cutoff, now, sleep)
             item['left'] = max(0, item['matched'] - item['affected'])
             item['seconds'] = round(time.monotonic() - started, 3)
     except (RuleError, EngineError) as exc:
@@ -93,6 +102,55 @@ def run(backend, rules, now, check_mode=False, sleep=time.sleep):
         exc.partial = _totals(items)
         raise
     return _totals(items)
+
+
+def _archive_of(rule, earlier):
+    """Whether ``rule`` acts on the archive that the archive rule ``earlier`` writes."""
+    return (earlier.action == 'archive' and rule.table == earlier.archive_table
+            and rule.schema == (earlier.archive_schema or earlier.schema))
+
+
+def _resolve_all(backend, rules):
+    """The target of each rule, or an _OnNewArchive where the rule's table is the archive an
+    earlier rule creates in this run; any other unknown name raises with nothing changed."""
+    targets = []
+    for rule in rules:
+        try:
+            targets.append(backend.resolve(rule))
+        except RuleError:
+            source = next((target for target in reversed(targets) if not isinstance(target, _OnNewArchive)
+                           and _archive_of(rule, target.rule) and not target.archive_exists), None)
+            if source is None:
+                raise
+            targets.append(_OnNewArchive(rule, source))
+    return targets
+
+
+class _OnNewArchive(object):
+    """A rule on the archive that ``source``'s rule creates in this run."""
+
+    def __init__(self, rule, source):
+        self.rule, self.source = rule, source
+
+    def resolve(self, backend, now, check_mode):
+        """(target, None) once the archive exists; otherwise (None, item): in check mode the rows
+        the source rule would archive that this rule would take, counted on the source, and in a
+        real run nothing (the source rule matched no row, so no archive was made)."""
+        if not check_mode and self.source.archive_exists:
+            return backend.resolve(self.rule), None
+        # The same rule on the source table: the archive gets the source's columns and values.
+        shadow = copy.copy(self.rule)
+        shadow.table, shadow.schema = self.source.rule.table, self.source.rule.schema
+        target = backend.resolve(shadow)
+        cutoff = self.rule.older_than.before(now)
+        item = _item(target, cutoff)
+        item['table'] = self.source.archive_label
+        if check_mode:
+            source_cutoff = self.source.rule.older_than.before(now)
+            item['matched'] = item['affected'] = backend.count(
+                target, backend.time_param(cutoff), also=(self.source, backend.time_param(source_cutoff)))
+            item['archive_created'] = bool(target.archive_label and not target.archive_exists and item['matched'])
+        return None, item
 
 
 def _totals(items):

@@ -56,9 +56,14 @@ def check_columns(rule, target, columns, label):
                         % (rule.where, label, ', '.join(sorted(set(missing))), ', '.join(columns)))
 
 
-def where_clause(target, cutoff, null_safe_equal, lower=None):
+def where_clause(target, cutoff, null_safe_equal, lower=None, also=None):
     """(SQL, params) selecting the rows a rule acts on. ``lower`` is the keyset bound of the next
-    batch: (timestamp,) or the last primary key, so a batch never re-reads what earlier ones passed."""
+    batch: (timestamp,) or the last primary key, so a batch never re-reads what earlier ones passed.
+    ``also`` (target, cutoff) of another rule on the same table: only the rows both select."""
+    if also:
+        first, params = where_clause(target, cutoff, null_safe_equal, lower)
+        second, more = where_clause(also[0], also[1], null_safe_equal)
+        return '%s AND %s' % (first, second), params + more
     rule = target.rule
     parts = ['%s < %%s' % target.ts]
     params = [cutoff]
