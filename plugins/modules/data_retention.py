@@ -117,6 +117,8 @@ options:
       columns:
         description:
           - For V(anonymize) (required there), the columns to overwrite and their new values; null sets NULL.
+          - "MongoDB refuses a field set to null that no document has (most likely a typo that would leave the
+            data in place); a field set to a value may be new, such as a marker C(gdprAnonymized: true)."
           - Primary key columns and O(rules[].timestamp_column) cannot be changed.
           - Without O(rules[].mark_column), rows whose columns already hold all of these values do not match,
             so a second run does not touch them again.

@@ -471,6 +471,7 @@ def test_mongodb_bad_names_are_refused_with_nothing_changed(mongo_server):
             (dict(collection='jobs$cmd'), "table 'jobs$cmd' holds '$'"),
             (dict(collection='jobz'), 'rules[0]: no collection jobz in database %s' % store.database),
             (dict(filter=[dict(column='state', operator='!=', value='open')]), 'has the field state'),
+            (dict(action='anonymize', columns=dict(emial=None)), 'has the field emial'),
             (dict(filter={'$where': 'sleep(1000)'}), 'filter operator $where is not allowed'),
             (dict(filter=[dict(column='status', operator='like', value='comp%')]), 'SQL only'),
         ]
@@ -482,6 +483,29 @@ def test_mongodb_bad_names_are_refused_with_nothing_changed(mongo_server):
         for index, (_bad, expected) in enumerate(cases):
             assert run.task(index)['failed'] is True and expected in run.task(index)['msg'], run.task(index)['msg']
         assert len(store.rows('jobs')) == 40
+    finally:
+        store.close()
+
+
+def test_mongodb_anonymize_may_add_a_marker_field(mongo_server):
+    """Fields set to a value may be new (the runbook's gdprAnonymized: true); cleared ones must exist.
+    With a mark field, as the example stack has: nx-27017 matches every document with a null test
+    inside $nor, which the rerun's query without one uses (real MongoDB does not)."""
+    store = MongoDB(mongo_server)
+    try:
+        rows = [row(i) for i in range(10)]
+        store.create('customers', rows)
+        rule = dict(collection='customers', timestamp_field='created_at', older_than='5d', action='anonymize',
+                    columns=dict(email=None, gdprAnonymized=True), mark_field='anonymized_at')
+        run = run_tasks([{MODULE: dict(store.target(), rules=[rule])}, {MODULE: dict(store.target(), rules=[rule])}])
+        assert run.returncode == 0, run.stdout[-3000:]
+        assert run.task(0)['rules'][0]['affected'] == len(older(rows, '5d')) == 5
+        assert run.task(1)['rules'][0]['matched'] == 0 and run.task(1)['changed'] is False
+        marked = dict((d['_id'], d) for d in store.db.customers.find({'gdprAnonymized': True}))
+        assert sorted(marked) == sorted(r['id'] for r in older(rows, '5d'))
+        assert all(d['email'] is None for d in marked.values())
+        kept = [d for d in store.db.customers.find() if d['_id'] not in marked]
+        assert len(kept) == 5 and all(d['email'] == 'user%d@example.com' % (d['_id'] - 1) for d in kept)
     finally:
         store.close()
 

@@ -98,11 +98,13 @@ class MongoDBRetention(object):
         return target
 
     def _check_fields(self, rule, target, collection):
-        """A field no document has is most likely a typo; with != or $nin it would match everything."""
+        """A field no document has is most likely a typo; with != or $nin it would match everything,
+        and cleared to null it would leave the real field's data in place. A field anonymize sets to
+        a value may be new: a marker such as gdprAnonymized: true."""
         if self._run('cannot read %s' % target.label, collection.find_one, {}, {'_id': 1}) is None:
             return
         fields = [rule.timestamp_column] + [condition.column for condition in rule.conditions]
-        fields += _filter_fields(rule.filter_document) + list(rule.columns)
+        fields += _filter_fields(rule.filter_document) + [name for name, value in rule.columns.items() if value is None]
         missing = []
         for field in dict.fromkeys(fields):
             if field != '_id' and self._run('cannot read %s' % target.label, collection.find_one,
