@@ -177,7 +177,8 @@ attributes:
     description:
       - Shows the change of Redis's C(maxmemory-policy) as before and after. The operations change no setting to compare.
 notes:
-  - C(changed) is V(true) when an operation ran (in check mode, would run) or the Redis policy changed.
+  - C(changed) is V(true) when an operation that writes ran (in check mode, would run) or the Redis policy changed;
+    V(check) and V(validate) only read, so a task of them alone reports no change.
   - An operation that fails on a table (for example C(CHECK TABLE) reporting corruption, or C(validate) finding a collection
     invalid) is reported with status V(failed); the other tables are still done and the task fails at the end, naming them.
   - Tables are done in the order of O(tables), or by name when every table is worked on.
@@ -260,7 +261,7 @@ EXAMPLES = r'''
 
 RETURN = r'''
 changed:
-  description: Whether an operation ran (in check mode, would run) or the Redis policy changed.
+  description: Whether an operation other than V(check) and V(validate) ran (in check mode, would run) or the Redis policy changed.
   returned: always
   type: bool
 msg:

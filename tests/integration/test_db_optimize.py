@@ -308,6 +308,7 @@ def test_mariadb_corrupt_table_fails_check_and_repair_mends_it(mysql_server):
     # The other operations still ran: the repair after the failed check.
     assert item(broken, 'opt_broken.isam', 'repair')['status'] == 'done' and broken['changed'] is True
     assert item(mended, 'opt_broken.isam', 'check')['status'] == 'done' and 'failed' not in mended
+    assert mended['changed'] is False  # CHECK TABLE only reads
     assert my_sql(mysql_server, 'SELECT COUNT(*) FROM %s.isam' % db)[0][0] == 2000
 
 
@@ -331,8 +332,11 @@ def test_mongodb_validate_compact_reindex(mongo_server):
         task(dict(target, operations=every, tables=['events', 'sessions'])),
         task(dict(target, operations=every, only_if_needed=True), check_mode=True),
         task(dict(target, operations=['validate'], tables=['events', 'missing']), ignore_errors=True),
+        task(dict(target, operations=['validate'])),
     ])
-    real, needed, missing = run.task(0), run.task(1), run.task(2)
+    real, needed, missing, validated = run.task(0), run.task(1), run.task(2), run.task(3)
+    # validate only reads: it ran on both collections and changed nothing, so a weekly rerun is idempotent.
+    assert validated['totals']['done'] == 2 and validated['changed'] is False
     assert real['changed'] is True and real['totals']['done'] == 6
     assert item(real, 'opt_mongo.events', 'validate')['valid'] is True
     assert item(real, 'opt_mongo.events', 'compact')['command'] == 'opt_mongo: {compact: "events"}'

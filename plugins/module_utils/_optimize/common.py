@@ -30,6 +30,8 @@ ALL_OPERATIONS = sorted(set(op for ops in OPERATIONS.values() for op in ops))
 
 # Operations only_if_needed never skips: checks, and a repair asked for by name.
 ALWAYS = ('check', 'repair', 'validate')
+# Operations that only read: running them is not a change (a weekly validate alone stays idempotent).
+READ_ONLY = ('check', 'validate')
 
 # Defaults of the only_if_needed thresholds (see the module documentation for the reasons).
 THRESHOLDS = {

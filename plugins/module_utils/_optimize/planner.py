@@ -16,7 +16,7 @@ import time
 
 from ansible_collections.caretaker.maintenance.plugins.module_utils._engines.base import EngineError
 from ansible_collections.caretaker.maintenance.plugins.module_utils._optimize.common import (
-    ALWAYS, Decision, Outcome, human_bytes, human_seconds)
+    ALWAYS, READ_ONLY, Decision, Outcome, human_bytes, human_seconds)
 
 STATUSES = ('done', 'would_run', 'skipped', 'failed', 'left')
 # Names listed in the message, per operation, before "and N more".
@@ -223,6 +223,7 @@ def run(backend, options, check_mode=False):
                   max_duration=options.max_duration, only_if_needed=options.only_if_needed)
     if policy is not None:
         result['maxmemory_policy'] = policy
-    acted = result['totals']['would_run' if check_mode else 'done']
+    status = 'would_run' if check_mode else 'done'
+    acted = [item for item in items if item['status'] == status and item['operation'] not in READ_ONLY]
     result['changed'] = bool(acted) or bool(policy and policy['changed'])
     return result
