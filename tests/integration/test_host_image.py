@@ -1,5 +1,6 @@
 """The host image of the molecule scenarios (tests/support/docker_engine.py, ensure_host_image):
-one container with no network starts PostgreSQL, MariaDB, Redis and the HTTP stand-in on its
+one container with no network starts PostgreSQL, MariaDB, Redis, nx-27017 (the MongoDB
+wire-protocol server the tests use for MongoDB) and the HTTP stand-in on its
 own loopback, each server answers a query from inside, and the Python libraries the modules
 import on a target are there at the versions requirements.txt asks for."""
 
@@ -8,7 +9,7 @@ import pytest
 from tests.support import docker_engine as de
 from tests.support import host_fixtures
 
-SERVICES = ['postgresql', 'mariadb', 'redis', 'http']
+SERVICES = ['postgresql', 'mariadb', 'redis', 'mongodb', 'http']
 
 
 host_engine = host_fixtures.host_engine
@@ -41,6 +42,8 @@ def test_each_server_answers_on_loopback(host):
     assert run(host, ['runuser', '-u', 'postgres', '--', 'psql', '-Atc', 'select 40 + 2']) == '42'
     assert run(host, ['mariadb', '-N', '-B', '-e', 'select 40 + 2']) == '42'
     assert run(host, ['redis-cli', '-h', '127.0.0.1', 'ping']) == 'PONG'
+    assert run(host, ['python3', '-c', 'import pymongo; print(pymongo.MongoClient("127.0.0.1", 27017, '
+                     'directConnection=True).admin.command("ping")["ok"])']) in ('1', '1.0')
     assert '"healthy"' in run(host, ['python3', '-c', 'import urllib.request; print(urllib.request.urlopen('
                                      '"http://127.0.0.1:8080/health").read().decode())'])
 
@@ -50,6 +53,10 @@ def test_servers_run_as_their_own_users_and_listen_on_loopback_only(host):
     assert users.get('postgres') == 'postgres'
     assert users.get('mariadbd') == 'mysql'
     assert users.get('redis-server') == 'redis'
+    # The server itself, not the runuser that started it and waits for it as root.
+    mongodb = [line for line in run(host, ['ps', '-eo', 'user:20,args']).splitlines()
+               if 'nx_27017' in line and 'runuser' not in line]
+    assert mongodb and all(line.split()[0] == 'nobody' for line in mongodb), mongodb
     # /proc/net/tcp: local address column, state 0A = LISTEN; 0100007F is 127.0.0.1.
     listening = [line.split()[1] for line in run(host, ['cat', '/proc/net/tcp']).splitlines()[1:]
                  if line.split()[3] == '0A']

@@ -462,18 +462,21 @@ HOST_PACKAGES = (
 )
 # Libraries the modules need newer than bookworm has (zstandard 0.20, pymongo 3.11,
 # redis 4.3), and pyrage, which Debian does not package: the floors of requirements.txt.
-HOST_WHEELS = ("pyrage", "zstandard", "pymongo", "redis")
+# No MongoDB server installs from Debian: nx-27017 (requirements-dev.txt), the MongoDB
+# wire-protocol server over SQLite the tests use, stands in for it.
+HOST_WHEELS = ("pyrage", "zstandard", "pymongo", "redis", "nx-27017")
 HOST_ENTRYPOINT = "/usr/local/sbin/caretaker-host"
 HOST_IMAGE_LATEST = HOST_REPOSITORY + ":latest"
 
 
 def _requirement(name: str) -> str:
-    """The line of requirements.txt naming ``name`` (e.g. 'zstandard>=0.22')."""
-    path = Path(__file__).resolve().parents[2] / "requirements.txt"
-    for line in path.read_text().splitlines():
-        spec = line.split("#", 1)[0].strip()
-        if re.match(r"^%s\b" % re.escape(name), spec, re.I):
-            return spec
+    """The line of requirements.txt or requirements-dev.txt naming ``name`` (e.g. 'zstandard>=0.22')."""
+    root = Path(__file__).resolve().parents[2]
+    for path in (root / "requirements.txt", root / "requirements-dev.txt"):
+        for line in path.read_text().splitlines():
+            spec = line.split("#", 1)[0].strip()
+            if re.match(r"^%s\b" % re.escape(name), spec, re.I):
+                return spec
     return name
 
 
@@ -485,7 +488,7 @@ def host_recipe() -> ImageRecipe:
 
 
 def ensure_host_image(engine: Engine) -> str:
-    """Tag of the host image: bookworm with PostgreSQL 15, MariaDB, Redis, logrotate and
+    """Tag of the host image: bookworm with PostgreSQL 15, MariaDB, Redis, nx-27017 (MongoDB), logrotate and
     the Python libraries of the modules, and OpenSSH's server (not started: a benchmark speaks
     SSH to it through ``docker exec -i NAME /usr/sbin/sshd -i``). Its entrypoint (HOST_ENTRYPOINT) starts the
     servers named in its arguments or in CARETAKER_SERVICES on loopback, then waits.

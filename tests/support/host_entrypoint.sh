@@ -2,7 +2,7 @@
 # Entrypoint of the test host image (tests/support/docker_engine.py, ensure_host_image):
 # starts the servers named in the arguments, or in CARETAKER_SERVICES, each as its own
 # user and on loopback only (the containers run with network_mode none), then waits.
-#   caretaker-host postgresql mariadb redis http
+#   caretaker-host postgresql mariadb redis mongodb http
 # /run/caretaker-host.ready holds the started services once all of them answer.
 set -eu
 
@@ -42,6 +42,14 @@ for service in $services; do
                 --daemonize yes --supervised no
             wait_until redis redis-cli -h 127.0.0.1 ping
             ;;
+        mongodb)
+            # nx-27017, the MongoDB wire-protocol server over SQLite: no users, no authentication.
+            install -d -o nobody -g nogroup /var/lib/mongodb /var/log/mongodb
+            runuser -u nobody -- python3 -m nx_27017.nx_27017 --host 127.0.0.1 --port 27017 \
+                --data-dir /var/lib/mongodb --log-file /var/log/mongodb/nx-27017.log \
+                --pid-file /var/lib/mongodb/nx-27017.pid >/dev/null 2>&1 &
+            wait_until mongodb python3 -c 'import pymongo; pymongo.MongoClient("127.0.0.1", 27017, serverSelectionTimeoutMS=500).admin.command("ping")'
+            ;;
         http)
             # The application stand-in: static files on 127.0.0.1:8080, its access log in /var/log/app.
             install -d /srv/app /var/log/app
@@ -50,7 +58,7 @@ for service in $services; do
             wait_until http python3 -c 'import urllib.request; urllib.request.urlopen("http://127.0.0.1:8080/health")'
             ;;
         *)
-            echo "caretaker-host: unknown service $service (postgresql, mariadb, redis, http)" >&2
+            echo "caretaker-host: unknown service $service (postgresql, mariadb, redis, mongodb, http)" >&2
             exit 2
             ;;
     esac

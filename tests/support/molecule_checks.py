@@ -24,6 +24,20 @@ def manifests(host, root):
     return dict((path[:-len(MANIFEST)], json.loads(host.file(path).content_string)) for path in paths)
 
 
+def check_copies(runner, name, control, root='/var/backups/caretaker'):
+    """Each backup under ``root`` on host ``name`` has its copy on ``control`` (backup_copy_to_host),
+    under caretaker-copies/<name>/<series>/, private and with the same SHA-256."""
+    source = runner.get_host(name)
+    backups = manifests(source, root)
+    assert backups, 'no backup on %s' % name
+    for path in backups:
+        series, artifact = path.rsplit('/', 2)[1:]
+        copy = runner.get_host(control).file('%s-copies/%s/%s/%s' % (root, name, series, artifact))
+        assert copy.exists and copy.mode == 0o600, copy.path
+        assert copy.sha256sum == source.file(path).sha256sum, copy.path
+    return backups
+
+
 def outcomes(manifest):
     """{method: outcome of its latest record}."""
     return dict((record['method'], record['outcome']) for record in manifest.get('verifications') or [])

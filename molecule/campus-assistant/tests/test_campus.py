@@ -6,7 +6,7 @@ file valid; reports naming every host with no failure."""
 
 import pytest
 
-from tests.support.molecule_checks import BASIC, RESTORE, check_reports, manifests, outcomes, quote, runner
+from tests.support.molecule_checks import BASIC, RESTORE, check_copies, check_reports, manifests, outcomes, quote, runner
 
 RUNNER = runner()
 
@@ -33,9 +33,7 @@ def test_the_custom_dump_once_encrypted_restore_tested_and_copied():
     [(path, manifest)] = backups.items()
     assert path.endswith('.age') and host('campus-db1').file(path).mode == 0o600, path
     assert outcomes(manifest) == {BASIC: 'ok', RESTORE: 'ok'}, manifest['verifications']
-    series, name = path.rsplit('/', 2)[1:]
-    copy = host('campus-ctl1').file('/var/backups/caretaker-copies/campus-db1/%s/%s' % (series, name))
-    assert copy.exists and copy.sha256sum == host('campus-db1').file(path).sha256sum
+    check_copies(RUNNER, 'campus-db1', 'campus-ctl1')
 
 
 def test_vacuum_analyze_cleared_the_dead_rows():

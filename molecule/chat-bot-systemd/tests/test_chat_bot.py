@@ -5,7 +5,7 @@ control host; chat older than 30 days deleted; the bot's stale log deleted and i
 
 import pytest
 
-from tests.support.molecule_checks import BASIC, RESTORE, check_reports, manifests, outcomes, quote, runner
+from tests.support.molecule_checks import BASIC, RESTORE, check_copies, check_reports, manifests, outcomes, quote, runner
 
 RUNNER = runner()
 
@@ -30,14 +30,7 @@ def test_plain_and_custom_dumps_once_each_encrypted_and_restore_tested(backups):
 
 
 def test_copies_on_the_control_host_match(backups):
-    copies = manifests(host('ctl1'), '/var/backups/caretaker-copies/db1')
-    names = dict((path.rsplit('/', 1)[1], manifest) for path, manifest in copies.items())
-    for path, manifest in backups.items():
-        name = path.rsplit('/', 1)[1]
-        assert name in names, sorted(names)
-        copy = host('ctl1').file('/var/backups/caretaker-copies/db1/%s/%s' % (path.rsplit('/', 2)[1], name))
-        assert copy.mode == 0o600
-        assert copy.sha256sum == host('db1').file(path).sha256sum
+    assert sorted(check_copies(RUNNER, 'db1', 'ctl1')) == sorted(backups)
 
 
 def test_messages_older_than_30_days_deleted():

@@ -3,7 +3,7 @@ encrypted, verified and restore-tested once, its copy on the control host; the r
 logrotate file for the services' logs valid; the access log's 401 and 403 answers counted by
 the weekly audit; reports naming every host with no failure."""
 
-from tests.support.molecule_checks import BASIC, RESTORE, check_reports, manifests, outcomes, runner
+from tests.support.molecule_checks import BASIC, RESTORE, check_copies, check_reports, manifests, outcomes, runner
 
 RUNNER = runner()
 
@@ -23,11 +23,7 @@ def test_the_redis_backup_once_compressed_encrypted_and_restore_tested():
 
 
 def test_the_copy_on_the_control_host_matches():
-    [(path, _manifest)] = manifests(host('cache1'), '/var/backups/caretaker').items()
-    series, name = path.rsplit('/', 2)[1:]
-    copy = host('gwctl1').file('/var/backups/caretaker-copies/cache1/%s/%s' % (series, name))
-    assert copy.exists and copy.mode == 0o600
-    assert copy.sha256sum == host('cache1').file(path).sha256sum
+    assert len(check_copies(RUNNER, 'cache1', 'gwctl1')) == 1
 
 
 def test_logrotate_accepts_the_services_configuration():
