@@ -42,8 +42,8 @@ def test_each_server_answers_on_loopback(host):
     assert run(host, ['runuser', '-u', 'postgres', '--', 'psql', '-Atc', 'select 40 + 2']) == '42'
     assert run(host, ['mariadb', '-N', '-B', '-e', 'select 40 + 2']) == '42'
     assert run(host, ['redis-cli', '-h', '127.0.0.1', 'ping']) == 'PONG'
-    assert run(host, ['python3', '-c', 'import pymongo; print(pymongo.MongoClient("127.0.0.1", 27017, '
-                     'directConnection=True).admin.command("ping")["ok"])']) in ('1', '1.0')
+    ping = 'import pymongo; print(pymongo.MongoClient("127.0.0.1", 27017, directConnection=True).admin.command("ping")["ok"])'
+    assert run(host, ['python3', '-c', ping]) in ('1', '1.0')
     assert '"healthy"' in run(host, ['python3', '-c', 'import urllib.request; print(urllib.request.urlopen('
                                      '"http://127.0.0.1:8080/health").read().decode())'])
 
