@@ -81,9 +81,11 @@ def run(backend, rules, now, check_mode=False, sleep=time.sleep):
             started = time.monotonic()
             item = None
             if isinstance(target, _OnNewArchive):
+                # Either the archive exists now (a target to count as usual) or the item is final.
                 target, item = target.resolve(backend, now, check_mode)
-                items.extend([item] if item else [])
-            if item is None:
+            if item is not None:
+                items.append(item)
+            else:
                 cutoff = target.rule.older_than.before(now)
                 item = _item(target, cutoff)
                 items.append(item)
