@@ -67,12 +67,20 @@ def _state(container):
 
 
 def wait_for_state(container, status=None, health_status=None, oom=None, timeout=30):
+    seen = {}
+
     def ready():
-        state = _state(container)[0]
+        state = seen['state'] = _state(container)[0]
         return ((status is None or state['Status'] == status)
                 and (health_status is None or (state.get('Health') or {}).get('Status') == health_status)
                 and (oom is None or state['OOMKilled'] == oom))
-    de.wait_for(ready, timeout=timeout, what='%s %s/%s' % (container.name, status, health_status))
+    try:
+        de.wait_for(ready, timeout=timeout, what='%s %s/%s' % (container.name, status, health_status))
+    except TimeoutError as exc:
+        state = seen.get('state') or {}
+        # What the engine last said, so a failure here tells engine from kernel.
+        raise TimeoutError('%s; last state: %s' % (exc, dict((key, state.get(key)) for key in (
+            'Status', 'ExitCode', 'OOMKilled', 'Error')))) from None
 
 
 def wait_restarting_window(container, min_count=6, within=1.5, timeout=60):
@@ -107,8 +115,10 @@ def fleet(containers):
     made.run('unhealthy', ['sleep', 'infinity'], healthcheck=health(['CMD', 'sh', '-c', 'echo db down; exit 1']))
     made.run('healthy', ['sleep', 'infinity'], healthcheck=health(['CMD', 'true']))
     made.run('starting', ['sleep', 'infinity'], healthcheck=health(['CMD', 'true'], interval=3600))
-    # 32 MiB and no swap: python3 is killed within a second.
-    made.run('oom', ['python3', '-c', 'x = []\nwhile True: x.append(bytearray(1 << 20))'],
+    # 32 MiB and no swap, and one 256 MiB buffer that python3 fills at once: no reclaim
+    # of file pages can make room, so the kernel kills it at once instead of letting a
+    # slowly growing process thrash near the limit.
+    made.run('oom', ['python3', '-c', 'x = bytearray(256 << 20)'],
              mem_limit='32m', memswap_limit='32m')
     made.run('paused', ['sleep', 'infinity']).pause()
     made.run('created', ['sleep', 'infinity'], start=False)
@@ -126,7 +136,7 @@ def fleet(containers):
 
     for short in ('exited', 'done'):
         wait_for_state(get(short), status='exited')
-    wait_for_state(get('oom'), status='exited', oom=True)
+    wait_for_state(get('oom'), status='exited', oom=True, timeout=90)
     wait_for_state(get('unhealthy'), health_status='unhealthy')
     wait_for_state(get('healthy'), health_status='healthy')
     wait_for_state(get('paused'), status='paused')
