@@ -198,3 +198,34 @@ def test_monthly_restore_test_then_guarded_restore(stack):
         assert artifacts.pg_rows(stack.pg_server, 'role_restored') == artifacts.pg_rows(stack.pg_server, 'role_src')
     finally:
         artifacts.pg_drop(stack.pg_server, 'role_restored')
+
+
+def test_restore_of_a_passphrase_encrypted_backup_with_blank_survey_answers(stack):
+    """The examples encrypt with a passphrase file. restore.yml takes the host's own key
+    (backup_encryption_passphrase_file) when the run gives none, and treats the empty strings
+    an AWX survey may send for unanswered optional questions as not given."""
+    passphrase = stack.tmp_path / 'backup.passphrase'
+    write_private(passphrase, 'correct horse battery staple')  # JSON-quoted: any text is a passphrase
+    stack.variables.update(backup_encryption_recipients=[], backup_verify_identity_file='',
+                           backup_encryption_passphrase_file=str(passphrase),
+                           backup_copy_to_host='', backup_copy_to_controller='')
+    daily = stack.run('daily.yml')
+    assert daily.returncode == 0, daily.stdout[-3000:]
+    series = 'postgresql-127.0.0.1-%d-role_src' % stack.pg_server.port
+    taken = artifacts_in(stack.dest)[series]
+    assert len(taken) == 1 and taken[0].endswith('.age'), taken
+    with open(stack.dest / series / taken[0], 'rb') as handle:
+        assert handle.read(64).startswith(b'age-encryption.org/v1\n-> scrypt ')
+
+    restore = {'restore_engine': 'postgresql', 'restore_database': 'role_src', 'restore_target_database': 'role_restored',
+               'restore_confirm': 'role_restored', 'restore_dest': str(stack.dest),
+               'restore_login_host': stack.pg_server.host, 'restore_login_port': stack.pg_server.port,
+               'restore_login_user': stack.pg_server.user, 'restore_login_password': stack.pg_server.password,
+               # unanswered optional survey questions
+               'restore_identity_file': '', 'restore_passphrase_file': ''}
+    try:
+        done = stack.run('restore.yml', **restore)
+        assert done.returncode == 0, done.stdout[-3000:]
+        assert artifacts.pg_rows(stack.pg_server, 'role_restored') == artifacts.pg_rows(stack.pg_server, 'role_src')
+    finally:
+        artifacts.pg_drop(stack.pg_server, 'role_restored')

@@ -13,12 +13,12 @@ from tests.support.webhook import WebhookReceiver
 PLAYBOOK = ROOT / 'playbooks' / 'health.yml'
 
 
-def run_health(tmp_path, variables, check=False):
+def run_health(tmp_path, variables, check=False, extra_args=()):
     path = tmp_path / 'vars.json'
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, 'w') as handle:
         json.dump(variables, handle)
-    return run_playbook(PLAYBOOK, check=check, extra_args=['-e', '@%s' % path])
+    return run_playbook(PLAYBOOK, check=check, extra_args=['-e', '@%s' % path] + list(extra_args))
 
 
 def report_of(run):
@@ -150,3 +150,15 @@ def test_health_report_examples_run_as_written(tmp_path, hooks):
     assert report['changed'] is True  # the first run records the host's status
     assert (tmp_path / 'health-state.json').exists()
     assert run.task(3).get('skipped') and run.task(4).get('skipped')
+
+
+def test_skipping_the_summary_never_hides_a_critical_host(tmp_path, hooks, base_vars):
+    """The verdict is its own play, tagged always: --skip-tags summary leaves out the summary
+    lines but the run still fails on a critical host."""
+    _port, variables = base_vars
+    run = run_health(tmp_path, variables, extra_args=['--skip-tags', 'summary'])
+    assert run.returncode != 0
+    assert report_of(run)['status'] == 'critical'
+    names = [task['task']['name'] for play in run.data['plays'] for task in play['tasks']]
+    assert 'Show one line per host' not in names
+    assert 'Fail the hosts whose health reaches health_fail_on' in names
