@@ -46,10 +46,21 @@ def _is_secret(name, option):
     return bool(option.get('no_log')) or bool(_SECRET.search(name))
 
 
-def _question(name, option):
+def _question(name, option, defaults=True):
     kind = option.get('type', 'str')
     choices = option.get('choices')
     default = option.get('default')
+    if not defaults:
+        # A survey default is sent as an extra var, which wins over the inventory. Without
+        # one, a question left blank leaves the inventory's value (or the role's default).
+        question = _question(name, dict(option, default=None))
+        if default is not None and not _is_secret(name, option):
+            shown = json.dumps(default, sort_keys=True) if isinstance(default, (list, dict)) else to_text(default)
+            if isinstance(default, bool):
+                shown = 'true' if default else 'false'
+            question['question_description'] = ('%s Blank: the inventory\'s value, else %s.'
+                                                % (question['question_description'], shown)).strip()
+        return question
     question = {
         'question_name': name.replace('_', ' ').capitalize(),
         'question_description': _plain(option.get('description')),
@@ -82,11 +93,12 @@ def _question(name, option):
     return question
 
 
-def survey_from_argspec(argspec, name='', description='', include=None, exclude=None, entry_point='main'):
+def survey_from_argspec(argspec, name='', description='', include=None, exclude=None, entry_point='main', defaults=True):
     """An AWX survey spec ({name, description, spec}) with one question per option.
 
     ``include`` picks options and their order (all, sorted, when unset); ``exclude`` leaves
-    some out. Options whose default is a Jinja template cannot be asked (an answer would be
+    some out. ``defaults=False`` asks without defaults, so an unanswered question leaves the
+    inventory in charge (the default is named in the description instead). Options whose default is a Jinja template cannot be asked (an answer would be
     taken literally) and are left out unless included by name, which is an error."""
     try:
         options = _options(argspec, entry_point)
@@ -101,11 +113,13 @@ def survey_from_argspec(argspec, name='', description='', include=None, exclude=
         spec = []
         for option in names:
             settings = options[option] or {}
-            if '{{' in json.dumps(settings.get('default'), default=to_text):
+            # a templated default cannot be asked (an answer is taken literally); without
+            # defaults a blank answer leaves the role to compute it
+            if defaults and '{{' in json.dumps(settings.get('default'), default=to_text):
                 if include:
                     raise ValueError('%s: its default is a template, which a survey cannot ask' % option)
                 continue
-            spec.append(_question(option, settings))
+            spec.append(_question(option, settings, defaults))
         if not spec:
             raise ValueError('no options to ask: AWX refuses a survey without questions')
     except (ValueError, TypeError) as exc:

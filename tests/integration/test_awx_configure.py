@@ -55,6 +55,10 @@ def test_a_job_template_per_cadence_playbook_with_a_survey_awx_accepts(rendered)
     assert restore['restore_engine']['required'] is True and restore['restore_engine']['type'] == 'multiplechoice'
     health = {question['variable']: question for question in templates['health']['survey_spec']['spec']}
     assert health['health_resource_checks']['type'] == 'multiselect'
+    # A default would be sent as an extra var and override every host's inventory value.
+    for name, template in templates.items():
+        assert [question['variable'] for question in template['survey_spec']['spec'] if question['default'] != ''] == [], name
+    assert health['health_alert_remind_after']['question_description'].endswith("Blank: the inventory's value, else 240.")
 
 
 def pinned_variables(playbook):

@@ -109,3 +109,24 @@ def test_the_validator_rejects_what_awx_rejects():
     assert survey_errors({'name': 'n', 'description': '', 'spec': [dict(good, type='multiplechoice', choices=['a'], default='b')]})
     assert survey_errors({'name': 'n', 'description': '', 'spec': [dict(good, type='checkbox')]})
     assert survey_errors({'name': 'n', 'description': '', 'spec': [dict(good, required='no')]})
+
+
+def test_without_defaults_a_blank_answer_leaves_the_inventory_in_charge():
+    survey = survey_from_argspec({'argument_specs': {'main': {'options': OPTIONS}}}, defaults=False)
+    assert survey_errors(survey) == []
+    asked = questions(survey)
+    # every question, the templated one too, and none carries a default
+    assert sorted(asked) == sorted(OPTIONS)
+    assert all(question['default'] == '' for question in asked.values()), asked
+    # types and choices stay; the description names the default instead
+    assert (asked['demo_count']['type'], asked['demo_count']['question_description']) == \
+        ('integer', OPTIONS['demo_count']['description'] + " Blank: the inventory's value, else 3.")
+    assert asked['demo_flag']['question_description'].endswith("Blank: the inventory's value, else false.")
+    assert asked['demo_mode']['choices'] == ['fast', 'safe']
+    assert asked['demo_mode']['question_description'].endswith("else safe.")
+    assert asked['demo_items']['question_description'].endswith('(JSON) Blank: the inventory\'s value, else [{"a": 2, "b": 1}].')
+    assert asked['demo_dest']['question_description'].endswith("else /srv/{{ inventory_hostname }}.")
+    # no default named for a secret, nor for an option without one
+    assert 'Blank' not in asked['demo_login_password']['question_description']
+    assert 'Blank' not in asked['demo_dir']['question_description']
+    assert asked['demo_dir']['required'] is True
