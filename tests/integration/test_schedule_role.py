@@ -44,7 +44,7 @@ def cron_and_logrotate():
 
 
 def paths(tmp_path):
-    return {name: tmp_path / name for name in ('bin', 'locks', 'logs', 'cron.d', 'systemd', 'logrotate.d', 'etc', 'project')}
+    return {name: tmp_path / name for name in ('bin', 'locks', 'logs', 'cron.d', 'systemd', 'logrotate.d', 'etc', 'project', 'reports')}
 
 
 def variables(tmp_path, **extra):
@@ -64,6 +64,7 @@ def variables(tmp_path, **extra):
         'schedule_systemd_dir': str(where['systemd']),
         'schedule_logrotate_dir': str(where['logrotate.d']),
         'schedule_env_file': str(where['etc'] / 'schedule.env'),
+        'schedule_report_dir': str(where['reports']),
         'schedule_project_dir': str(where['project']),
         'schedule_ansible_playbook': str(fake),
         'schedule_inventory': str(where['project'] / 'inventory.yml'),
@@ -152,6 +153,10 @@ def test_cron_backend_check_mode_install_idempotence_and_removal(tmp_path):
     env_text = env_file.read_text()
     assert "ANSIBLE_VAULT_PASSWORD_FILE=/root/.vault-pass" in env_text
     assert 'ANSIBLE_CONFIG=%s' % (tmp_path / 'project' / 'ansible.cfg') in env_text
+    # every scheduled run writes its report into a private directory
+    assert 'ANSIBLE_CALLBACKS_ENABLED=caretaker.maintenance.report' in env_text
+    assert 'CARETAKER_REPORT_DIR=%s' % (tmp_path / 'reports') in env_text
+    assert stat.S_IMODE((tmp_path / 'reports').stat().st_mode) == 0o700
     rotate = (tmp_path / 'logrotate.d' / 'caretaker-schedule').read_text()
     for line in ('"%s/*.log" {' % (tmp_path / 'logs'), 'weekly', 'rotate 8', 'compress', 'delaycompress', 'missingok'):
         assert line in rotate, line
