@@ -25,7 +25,10 @@ description:
     ok, changed and failed counts per host."
   - When earlier reports of the same playbook are in O(report_dir), the HTML and Markdown add each host's status
     over the last O(history) runs and the backup sizes per series over those runs (an SVG chart in the HTML).
-  - Files are named by the run's UTC start time and the playbook, for example C(20261123T020000Z-daily.json),
+  - Files are named by the run's UTC start time and the run label, for example C(20261123T020000Z-daily.json).
+    The label is the playbook's name, with the tags when the run is limited by C(--tags) or C(--skip-tags)
+    (C(daily_tags-logs), C(daily_skip-logs)), so the nightly backups and the log upkeep that run the same playbook
+    at other times keep their own trends. Files are
     mode 0600 in a 0700 directory, and written atomically (temp file, then rename). C(latest.json),
     C(latest.md) and C(latest.html) point at the newest run (see O(latest)).
   - Secrets stay out. A result Ansible censored for C(no_log) contributes only that it was hidden; module
@@ -58,6 +61,18 @@ options:
         key: history
     env:
       - name: CARETAKER_REPORT_HISTORY
+  keep:
+    description:
+      - Reports of the same run label (playbook and tags) kept in O(report_dir), this one included; older ones are
+        deleted (all three files) after the new report is written. V(0) keeps every report.
+      - The default keeps about 40 hours of a health check every 5 minutes and over a year of a nightly run.
+    type: int
+    default: 500
+    ini:
+      - section: caretaker_report
+        key: keep
+    env:
+      - name: CARETAKER_REPORT_KEEP
   latest:
     description:
       - How C(latest.json), C(latest.md) and C(latest.html) point at the newest report - V(symlink) (relative;
@@ -71,14 +86,14 @@ options:
     env:
       - name: CARETAKER_REPORT_LATEST
 notes:
-  - The trend compares runs of the same playbook (same file name), so the hourly health checks and the nightly
-    backups each keep their own history.
+  - The trend compares runs of the same label (playbook and tags), so the health checks every 5 minutes, the nightly
+    backups and the log upkeep each keep their own history.
   - A task registered in a loop over a list of dicts is labelled by its C(loop_control.label), or by its position
     when the label is a dict; loop over indexes (as the collection's roles do) to keep connection settings out of
     every callback.
   - Several playbooks in one C(ansible-playbook) command give one report named after all of them.
   - The files and every key of the JSON are described in C(docs/reports.md) of the collection.
-  - Old reports are never removed by the callback; prune O(report_dir) with a cron job if it grows.
+  - Old reports beyond O(keep) of the same label are removed after each run; reports of other labels are not touched.
 seealso:
   - name: Callback plugins
     description: How to enable and configure callback plugins.
@@ -93,6 +108,7 @@ EXAMPLES = r'''
 # [caretaker_report]
 # report_dir = /var/lib/caretaker/reports
 # history = 14
+# keep = 1000
 
 # or for one run:
 # ANSIBLE_CALLBACKS_ENABLED=caretaker.maintenance.report CARETAKER_REPORT_DIR=/tmp/reports \
@@ -108,7 +124,7 @@ from ansible.plugins.callback import CallbackBase
 
 from ansible_collections.caretaker.maintenance.plugins.plugin_utils._report.history import build_trend, load_history
 from ansible_collections.caretaker.maintenance.plugins.plugin_utils._report.model import Collector
-from ansible_collections.caretaker.maintenance.plugins.plugin_utils._report.store import write_report
+from ansible_collections.caretaker.maintenance.plugins.plugin_utils._report.store import prune_reports, write_report
 
 
 def _guarded(method):
@@ -138,6 +154,18 @@ def _in_rescued_block(task):
             return True
         child, parent = parent, getattr(parent, '_parent', None)
     return False
+
+
+def run_label(names, cli):
+    """The playbooks' names, with the tags of a run limited by --tags or --skip-tags."""
+    label = '+'.join(names) or 'playbook'
+    tags = sorted(tag for tag in (cli.get('tags') or ()) if tag != 'all')
+    skipped = sorted(cli.get('skip_tags') or ())
+    if tags:
+        label += '_tags-' + '-'.join(tags)
+    if skipped:
+        label += '_skip-' + '-'.join(skipped)
+    return label
 
 
 def _result_dict(result):
@@ -198,7 +226,7 @@ class CallbackModule(CallbackBase):
         collector, self._collector = self._run(), None
         collector.set_stats(dict((host, stats.summarize(host)) for host in stats.processed))
         names = [os.path.splitext(os.path.basename(path))[0] for path in collector.playbooks]
-        report = collector.report(_now(), '+'.join(names) or 'playbook')
+        report = collector.report(_now(), run_label(names, context.CLIARGS or {}))
         directory = self.get_option('report_dir')
         limit = self.get_option('history')
         trend = None
@@ -210,6 +238,9 @@ class CallbackModule(CallbackBase):
                 self._display.warning('caretaker.maintenance.report: the trend is left out, earlier reports in %s '
                                       'could not be read: %s: %s' % (directory, type(exc).__name__, exc))
         paths, warnings = write_report(directory, report, trend, latest=self.get_option('latest'))
+        _removed, failed = prune_reports(directory, report['playbook'], self.get_option('keep'))
+        if failed:
+            warnings.append('%d old report file(s) could not be removed: %s' % (len(failed), '; '.join(failed[:3])))
         for warning in warnings:
             self._display.warning('caretaker.maintenance.report: ' + warning)
         self._display.display('caretaker.maintenance.report: %s' % paths['html'], stderr=True)

@@ -279,6 +279,30 @@ def test_ini_options_and_callback_not_on_unless_enabled(tmp_path):
     assert '| localhost | ok | ok | ok |\n' in history  # history = 3: this run and two before
 
 
+def test_keep_prunes_old_reports_of_the_same_label_only(tmp_path):
+    """keep = 2: a third run removes the first run's three files; a run limited by --tags has a
+    label, a trend and a count of its own, and the latest links follow the newest run."""
+    playbook = tmp_path / 'tiny.yml'
+    playbook.write_text(yaml.safe_dump([{'hosts': 'localhost', 'gather_facts': False, 'tasks': [
+        {'name': 'Say hello', 'ansible.builtin.debug': {'msg': 'hello'}, 'tags': ['hello']}]}]))
+    reports = tmp_path / 'reports'
+    env = {'ANSIBLE_CALLBACKS_ENABLED': CALLBACK, 'CARETAKER_REPORT_DIR': str(reports), 'CARETAKER_REPORT_KEEP': '2'}
+    stems = []
+    for extra in ([], ['--tags', 'hello'], [], [], ['--skip-tags', 'hello']):
+        run = run_playbook(playbook, env=env, extra_args=extra)
+        assert run.returncode == 0, run.stderr
+        stems.append(os.readlink(reports / 'latest.json')[:-len('.json')])
+    plain = [stems[0], stems[2], stems[3]]
+    assert [stem.split('-', 1)[1] for stem in stems] == ['tiny', 'tiny_tags-hello', 'tiny', 'tiny', 'tiny_skip-hello']
+    names = sorted(path.name for path in reports.iterdir() if not path.name.startswith('latest.'))
+    assert names == sorted('%s.%s' % (stem, ext) for stem in plain[1:] + [stems[1], stems[4]] for ext in ('json', 'md', 'html'))
+    assert json.loads((reports / (stems[1] + '.json')).read_text())['playbook'] == 'tiny_tags-hello'
+    # the third plain run's trend: the two plain runs before it (pruning comes after writing),
+    # not the tagged one between them
+    history = (reports / (plain[2] + '.md')).read_text().split('## Status history', 1)[1]
+    assert 'The last 3 runs of this playbook' in history and '| localhost | ok | ok | ok |\n' in history
+
+
 def test_a_broken_report_dir_warns_and_the_run_goes_on(tmp_path):
     playbook = tmp_path / 'tiny.yml'
     playbook.write_text(yaml.safe_dump([{'hosts': 'localhost', 'gather_facts': False,

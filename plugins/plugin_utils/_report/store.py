@@ -15,7 +15,7 @@ import os
 
 from ansible_collections.caretaker.maintenance.plugins.module_utils._fs import atomic_write, ensure_private_dir
 from ansible_collections.caretaker.maintenance.plugins.plugin_utils._report import markdown, page
-from ansible_collections.caretaker.maintenance.plugins.plugin_utils._report.history import STAMP, slug
+from ansible_collections.caretaker.maintenance.plugins.plugin_utils._report.history import STAMP, report_names, slug
 
 EXTENSIONS = ('json', 'md', 'html')
 LATEST_CHOICES = ('symlink', 'copy', 'none')
@@ -90,3 +90,26 @@ def write_report(directory, report, trend=None, latest='symlink'):
         for ext in EXTENSIONS:
             _link_latest(directory, os.path.basename(paths[ext]), ext, contents[ext], latest)
     return paths, warnings
+
+
+def prune_reports(directory, label, keep):
+    """Delete the oldest reports of ``label`` beyond the newest ``keep`` (0: keep all), each
+    with its Markdown and HTML. Returns (removed paths, failures as text). Other labels'
+    reports and the latest.* links are never touched."""
+    removed, failed = [], []
+    if not keep or keep < 1:
+        return removed, failed
+    names = report_names(directory, label)
+    for name in names[:-keep]:
+        stem = name[:-len('.json')]
+        # The JSON last: while it exists the run still counts as a report of its label.
+        for ext in ('md', 'html', 'json'):
+            path = os.path.join(directory, '%s.%s' % (stem, ext))
+            try:
+                os.unlink(path)
+                removed.append(path)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                failed.append('%s: %s' % (path, exc.strerror or exc))
+    return removed, failed
