@@ -82,3 +82,36 @@ def test_monthly_retention_check_mode_counts_then_archives(maintained, pg_server
     assert abs(applied['matched'] - expected_old) <= 3  # calendar months vary by a few days
     assert count(pg_server, 'events') + count(pg_server, 'events_archive') == 400
     assert count(pg_server, 'events_archive') == applied['affected']
+
+
+def test_weekly_sets_a_redis_maxmemory_policy_once(tmp_path, redis_server):
+    """A database item's maxmemory_policy reaches db_optimize: check mode says it would change
+    it and changes nothing, the real run sets it, the rerun finds it set."""
+    import redis
+    client = redis.Redis(host=redis_server.host, port=redis_server.port, password=redis_server.password,
+                         decode_responses=True)
+    before = client.config_get('maxmemory-policy')['maxmemory-policy']
+    assert before != 'allkeys-lru'
+    variables = {
+        'db_maintenance_stats': False,
+        'db_maintenance_databases': [{'name': 'cache', 'engine': 'redis', 'login_host': redis_server.host,
+                                      'login_port': redis_server.port, 'login_password': redis_server.password,
+                                      'operations': [], 'maxmemory_policy': 'allkeys-lru'}],
+    }
+    path = tmp_path / 'vars.json'
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, 'w') as handle:
+        json.dump(variables, handle)
+    try:
+        results = []
+        for check in (True, False, False):
+            run = run_playbook(ROOT / 'playbooks' / 'weekly.yml', check=check, extra_args=['-e', '@%s' % path, '--tags', 'database'])
+            assert run.returncode == 0, run.stdout[-3000:]
+            assert redis_server.password not in run.stdout + run.stderr
+            results.append(task_result(run, 'Run the optimisations of each database')['results'][0])
+            if check:
+                assert client.config_get('maxmemory-policy')['maxmemory-policy'] == before
+        assert [result['changed'] for result in results] == [True, True, False]
+        assert client.config_get('maxmemory-policy')['maxmemory-policy'] == 'allkeys-lru'
+    finally:
+        client.config_set('maxmemory-policy', before)
