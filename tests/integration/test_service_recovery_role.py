@@ -95,19 +95,21 @@ def recover(engine, tmp_path, services, check=False, secrets=(), **variables):
     return run
 
 
+def _task_on_localhost(run, play_name, task_name):
+    for play in run.data['plays']:
+        if play['play']['name'] == play_name:
+            for task in play['tasks']:
+                if task['task']['name'] == task_name:
+                    return task['hosts']['localhost']
+    raise AssertionError('%r of the play %r did not run' % (task_name, play_name))
+
+
 def summary_lines(run):
-    for task in run.data['plays'][-1]['tasks']:
-        if task['task']['name'] == 'Show one line per service of every host':
-            return task['hosts']['localhost']['msg']
-    raise AssertionError('the summary play did not run')
+    return _task_on_localhost(run, 'Recovery summary', 'Show one line per service of every host')['msg']
 
 
 def failure_of(run):
-    play = run.data['plays'][-1]
-    for task in play['tasks']:
-        if task['task']['name'] == 'Fail the hosts whose services stayed down':
-            return task['hosts']['localhost']
-    raise AssertionError('the summary play did not run')
+    return _task_on_localhost(run, 'Recovery verdict', 'Fail the hosts whose services stayed down')
 
 
 def test_check_mode_restarts_nothing_then_the_real_run_brings_the_service_back(engine, made, tmp_path):

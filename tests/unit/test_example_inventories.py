@@ -148,6 +148,7 @@ NESTED = {
     'db_maintenance_databases': _database_item(dict(
         operations=OPTIMIZE_SPEC['operations'], tables=OPTIMIZE_SPEC['tables'],
         only_if_needed=dict(type='bool'), stats_thresholds=dict(type='dict'),
+        maxmemory_policy=OPTIMIZE_SPEC['maxmemory_policy'], config_rewrite=OPTIMIZE_SPEC['config_rewrite'],
         retention_rules=RETENTION_RULES)),
     'health_datastores': dict(type='list', elements='dict', options=db_check.argument_spec()['targets']['options']),
     'health_datastore_defaults': dict(type='dict', options=_connection()),
