@@ -44,9 +44,11 @@ def outcomes(manifest):
 
 
 def converge_reports():
-    """The JSON run reports of the converges (first converge, then the idempotence run)."""
+    """The JSON run reports of the converges (first converge, then the idempotence run). Their
+    label is converge_skip-molecule-notest-notest: molecule runs every playbook with
+    --skip-tags molecule-notest,notest, and a run limited by tags has a label of its own."""
     directory = Path(os.environ['MOLECULE_EPHEMERAL_DIRECTORY']) / 'reports'
-    return [json.loads(path.read_text()) for path in sorted(directory.glob('*-converge.json'))]
+    return [json.loads(path.read_text()) for path in sorted(directory.glob('*-converge_skip-molecule-notest-notest.json'))]
 
 
 def check_reports(hosts):
