@@ -44,11 +44,12 @@ def outcomes(manifest):
 
 
 def converge_reports():
-    """The JSON run reports of the converges (first converge, then the idempotence run). Their
-    label is converge_skip-molecule-notest-notest: molecule runs every playbook with
-    --skip-tags molecule-notest,notest, and a run limited by tags has a label of its own."""
+    """The JSON run reports of the converges (first converge, then the idempotence run), oldest
+    first. molecule runs them with --skip-tags (molecule-notest,notest; the idempotence run adds
+    molecule-idempotence-notest), and a run limited by tags has a label of its own:
+    converge_skip-....json."""
     directory = Path(os.environ['MOLECULE_EPHEMERAL_DIRECTORY']) / 'reports'
-    return [json.loads(path.read_text()) for path in sorted(directory.glob('*-converge_skip-molecule-notest-notest.json'))]
+    return [json.loads(path.read_text()) for path in sorted(directory.glob('*-converge_skip-*.json'))]
 
 
 def check_reports(hosts):

@@ -97,7 +97,7 @@ class Server:
                 # The group also holds the server's children (PostgreSQL backends).
                 _signal_group(self.pid, signal.SIGKILL)
                 _wait_gone(self.pid, 5)
-        _reap(self.pid)
+        _wait_reaped(self.pid, 10)
         if self.scratch:
             shutil.rmtree(self.scratch, ignore_errors=True)
 
@@ -135,6 +135,18 @@ def _reap(pid: int) -> None:
     with contextlib.suppress(ChildProcessError):
         if pid > 0:
             os.waitpid(pid, os.WNOHANG)
+
+
+def _wait_reaped(pid: int, timeout: float) -> None:
+    """Reap a server this process started, waiting for it: a main thread that has exited shows
+    as a zombie while the server's other threads still finish (Redis's background threads on a
+    busy machine), and waitpid reaps it only after them. Another process's child is its
+    parent's to reap: one try."""
+    deadline = time.monotonic() + timeout
+    _reap(pid)
+    while pid in _CHILDREN and time.monotonic() < deadline:
+        time.sleep(0.05)
+        _reap(pid)
 
 
 def _wait_gone(pid: int, timeout: float) -> bool:
