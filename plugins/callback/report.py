@@ -23,13 +23,12 @@ description:
     result with C(bytes_freed)); the rows matched and affected per C(data_retention) rule; each C(db_optimize)
     operation; failed and unreachable tasks with their messages; hosts on which every task was skipped; and the
     ok, changed and failed counts per host."
-  - When earlier reports of the same playbook are in O(report_dir), the HTML and Markdown add each host's status
+  - When earlier reports of the same run label are in O(report_dir), the HTML and Markdown add each host's status
     over the last O(history) runs and the backup sizes per series over those runs (an SVG chart in the HTML).
   - Files are named by the run's UTC start time and the run label, for example C(20261123T020000Z-daily.json).
     The label is the playbook's name, with the tags when the run is limited by C(--tags) or C(--skip-tags)
-    (C(daily_tags-logs), C(daily_skip-logs)), so the nightly backups and the log upkeep that run the same playbook
-    at other times keep their own trends. Files are
-    mode 0600 in a 0700 directory, and written atomically (temp file, then rename). C(latest.json),
+    (C(daily_tags-logs), C(daily_skip-logs)); the nightly backups and the log upkeep run the same playbook at other
+    times and keep trends of their own. Files are mode 0600 in a 0700 directory, and written atomically (temp file, then rename). C(latest.json),
     C(latest.md) and C(latest.html) point at the newest run (see O(latest)).
   - Secrets stay out. A result Ansible censored for C(no_log) contributes only that it was hidden; module
     arguments (C(invocation)) and loop items are never copied; values under keys named like a password, token
@@ -238,7 +237,7 @@ class CallbackModule(CallbackBase):
                 self._display.warning('caretaker.maintenance.report: the trend is left out, earlier reports in %s '
                                       'could not be read: %s: %s' % (directory, type(exc).__name__, exc))
         paths, warnings = write_report(directory, report, trend, latest=self.get_option('latest'))
-        _removed, failed = prune_reports(directory, report['playbook'], self.get_option('keep'))
+        failed = prune_reports(directory, report['playbook'], self.get_option('keep'))
         if failed:
             warnings.append('%d old report file(s) could not be removed: %s' % (len(failed), '; '.join(failed[:3])))
         for warning in warnings:

@@ -98,8 +98,9 @@ def survey_from_argspec(argspec, name='', description='', include=None, exclude=
 
     ``include`` picks options and their order (all, sorted, when unset); ``exclude`` leaves
     some out. ``defaults=False`` asks without defaults, so an unanswered question leaves the
-    inventory in charge (the default is named in the description instead). Options whose default is a Jinja template cannot be asked (an answer would be
-    taken literally) and are left out unless included by name, which is an error."""
+    inventory in charge (the default is named in the description instead). With defaults, an
+    option whose default is a Jinja template cannot be asked (an answer would be taken
+    literally): it is left out, and including it by name is an error."""
     try:
         options = _options(argspec, entry_point)
         if include:

@@ -94,22 +94,20 @@ def write_report(directory, report, trend=None, latest='symlink'):
 
 def prune_reports(directory, label, keep):
     """Delete the oldest reports of ``label`` beyond the newest ``keep`` (0: keep all), each
-    with its Markdown and HTML. Returns (removed paths, failures as text). Other labels'
-    reports and the latest.* links are never touched."""
-    removed, failed = [], []
+    with its Markdown and HTML; returns the failures as text. Other labels' reports and the
+    latest.* links are never touched."""
+    failed = []
     if not keep or keep < 1:
-        return removed, failed
-    names = report_names(directory, label)
-    for name in names[:-keep]:
+        return failed
+    for name in report_names(directory, label)[:-keep]:
         stem = name[:-len('.json')]
         # The JSON last: while it exists the run still counts as a report of its label.
         for ext in ('md', 'html', 'json'):
             path = os.path.join(directory, '%s.%s' % (stem, ext))
             try:
                 os.unlink(path)
-                removed.append(path)
             except FileNotFoundError:
                 pass
             except OSError as exc:
                 failed.append('%s: %s' % (path, exc.strerror or exc))
-    return removed, failed
+    return failed
